@@ -1,4 +1,12 @@
-"""ganzoo: a GAN model zoo on TensorFlow 2 and Keras 3."""
+"""ganzoo: a GAN model zoo on TensorFlow 2 and Keras 3.
+
+Example:
+
+>>> import ganzoo
+>>> ganzoo.list_models()
+>>> gan = ganzoo.load_gan("runs/dcgan_digits")
+>>> images = gan.generate(16, seed=0)
+"""
 
 import os as _os
 
@@ -8,3 +16,8 @@ _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+from ganzoo.loading import load_gan, load_generator  # noqa: E402
+from ganzoo.registry import get_model, list_models, register_model  # noqa: E402
+
+__all__ = ["get_model", "list_models", "load_gan", "load_generator", "register_model"]

@@ -1,0 +1,287 @@
+"""Typed experiment configs: dataclass defaults < model defaults < YAML < --set.
+
+The resolved config is written into every run directory (`config.yaml`) so a
+run can be repeated exactly with `--config RUN/config.yaml`.
+"""
+
+import dataclasses
+import os
+import typing
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message names the key and the fix."""
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """An optimizer. `name` is a Keras optimizer name (`adam`, `rmsprop`, `sgd`).
+
+    Args:
+        name: str. Keras optimizer name. Defaults to "adam".
+        learning_rate: float. Defaults to 2e-4 (DCGAN, Radford et al. 2015).
+        beta_1: float. Adam's first-moment decay. Defaults to 0.5 (DCGAN).
+        beta_2: float. Adam's second-moment decay. Defaults to 0.999.
+        options: dict. Any other keyword argument of the Keras optimizer.
+    """
+
+    name: str = "adam"
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Which GAN and networks to build.
+
+    Args:
+        name: str. A registered model name (`ganzoo.list_models()`).
+        architecture: str. Network builder family (`ganzoo.models.networks`).
+        latent_dim: int. Dimension of the noise vector z.
+        width: int. Base number of filters (conv) or units (MLP) in G and D.
+        generator: dict. Extra keyword arguments for the generator builder.
+        discriminator: dict. Extra keyword arguments for the discriminator builder.
+        options: dict. Extra keyword arguments for the model class (e.g. WGAN's
+            `clip_value`); unknown keys are rejected with the list of valid ones.
+    """
+
+    name: str = "dcgan"
+    architecture: str = "dcgan"
+    latent_dim: int = 100
+    width: int = 64
+    generator: dict = dataclasses.field(default_factory=dict)
+    discriminator: dict = dataclasses.field(default_factory=dict)
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where training images come from.
+
+    Args:
+        name: str. `digits` (embedded, offline), a TFDS name, or `folder:PATH`.
+        image_size: int or None. Square size to resize to; None keeps the data's own.
+        data_dir: str or None. Prepared TFDS data directory.
+        shuffle_buffer: int. Shuffle buffer size.
+    """
+
+    name: str = "digits"
+    image_size: int | None = None
+    data_dir: str | None = None
+    shuffle_buffer: int = 10_000
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """How to train.
+
+    Args:
+        steps: int. Generator updates in the whole run.
+        batch_size: int. Global batch size of each discriminator/generator update.
+        d_steps: int. Discriminator updates per generator update (k in
+            Goodfellow et al. 2014, n_critic in WGAN).
+        loss: str. Adversarial loss name (`ganzoo.losses.list_losses()`).
+        label_smoothing: float. One-sided label smoothing of real targets
+            (Salimans et al. 2016); 0 disables it.
+        g_optimizer: OptimizerConfig. The generator's optimizer.
+        d_optimizer: OptimizerConfig. The discriminator's optimizer.
+        seed: int. Seed for weights, noise and data order.
+        jit_compile: bool or None. XLA-compile the train step; None means on
+            when there is one replica (XLA fails with multi-replica CPU strategies).
+        strategy: str. `default`, `one_device`, `mirrored`, `multi_worker`, `tpu`.
+        num_cpu_devices: int. With `mirrored` on a machine without GPUs, split
+            the CPU into this many logical devices (for testing distribution).
+        steps_per_epoch: int. Steps between progress-bar lines, TensorBoard
+            scalars and callbacks.
+        sample_every: int. Steps between sample grids.
+        checkpoint_every: int. Steps between checkpoints.
+        keep_checkpoints: int. Checkpoints kept on disk.
+        deterministic: bool. Enable TF op determinism (bit-identical reruns).
+    """
+
+    steps: int = 3000
+    batch_size: int = 64
+    d_steps: int = 1
+    loss: str = "non_saturating"
+    label_smoothing: float = 0.0
+    g_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    d_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    seed: int = 0
+    jit_compile: bool | None = None
+    strategy: str = "default"
+    num_cpu_devices: int = 0
+    steps_per_epoch: int = 100
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    deterministic: bool = False
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """A whole run: model, data and training."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def from_dict(values: dict, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    """Applies a nested dict of overrides to `base` (a fresh default if None).
+
+    Raises:
+        ConfigError: naming the dotted key, for an unknown key or a wrong type.
+    """
+    config = base if base is not None else ExperimentConfig()
+    for key, value in _flatten(values).items():
+        set_value(config, key, value)
+    return config
+
+
+def set_value(config, dotted_key: str, value):
+    """Sets `config.<dotted_key>` with type checking; `dotted_key` like `train.steps`."""
+    parts = dotted_key.split(".")
+    target = config
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        if part not in fields:
+            prefix = ".".join(parts[:i])
+            valid = ", ".join(f"{prefix + '.' if prefix else ''}{name}" for name in fields)
+            raise ConfigError(f"Unknown config key {dotted_key!r}. Valid keys here: {valid}.")
+        field = fields[part]
+        hint = typing.get_type_hints(type(target))[part]
+        if dataclasses.is_dataclass(hint):
+            if i == len(parts) - 1:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"Config key {dotted_key!r} needs a mapping, got {value!r}.")
+                for k, v in _flatten(value).items():
+                    set_value(getattr(target, part), k, v)
+                return
+            target = getattr(target, part)
+            continue
+        if hint is dict or typing.get_origin(hint) is dict:
+            if i == len(parts) - 1:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"Config key {dotted_key!r} needs a mapping, got {value!r}.")
+                getattr(target, part).update(value)
+            else:
+                # Free-form dicts (builder/model kwargs) accept any sub-key.
+                getattr(target, part)[".".join(parts[i + 1:])] = value
+            return
+        setattr(target, field.name, _coerce(dotted_key, value, hint))
+        return
+
+
+def _coerce(key, value, hint):
+    allowed = typing.get_args(hint) or (hint,)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"Config key {key!r} cannot be null.")
+    for t in allowed:
+        if t is type(None):
+            continue
+        if t is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            continue
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if t is str and isinstance(value, str):
+            return value
+    names = " or ".join(t.__name__ for t in allowed)
+    raise ConfigError(
+        f"Config key {key!r} must be {names}, got {value!r} ({type(value).__name__})."
+    )
+
+
+def _flatten(values, prefix=""):
+    out = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not _is_free_form(dotted):
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _is_free_form(dotted):
+    return dotted.split(".")[-1] in ("generator", "discriminator", "options")
+
+
+def parse_override(text: str):
+    """Parses one `--set key=value`; the value is read as YAML (`1e-4`, `true`, `[1, 2]`)."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r} (e.g. --set train.steps=100).")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else None
+    if isinstance(value, str) and _looks_numeric(value):
+        value = float(value)  # YAML 1.1 reads "1e-4" as a string.
+    return key.strip(), value
+
+
+def _looks_numeric(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_yaml(path: str) -> dict:
+    """Reads a YAML config file into a dict, with a clear error if it is missing or bad."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"Config file {path!r} does not exist (see configs/ for examples).")
+    with open(path) as f:
+        try:
+            values = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"Config file {path!r} is not valid YAML: {e}") from e
+    if not isinstance(values, dict):
+        raise ConfigError(f"Config file {path!r} must hold a mapping at the top level.")
+    return values
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+def validate(config: ExperimentConfig):
+    """Checks values that types alone cannot; raises ConfigError naming the key."""
+    t = config.train
+    positive = {
+        "train.steps": t.steps, "train.batch_size": t.batch_size, "train.d_steps": t.d_steps,
+        "train.steps_per_epoch": t.steps_per_epoch, "train.sample_every": t.sample_every,
+        "train.checkpoint_every": t.checkpoint_every, "train.keep_checkpoints": t.keep_checkpoints,
+        "model.latent_dim": config.model.latent_dim, "model.width": config.model.width,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"Config key {key!r} must be positive, got {value}.")
+    if not 0.0 <= t.label_smoothing < 1.0:
+        raise ConfigError(
+            f"Config key 'train.label_smoothing' must be in [0, 1), got {t.label_smoothing} "
+            "(Salimans et al. 2016 use 0.1 to 0.3)."
+        )
+    for key, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
+        if opt.learning_rate <= 0:
+            raise ConfigError(f"Config key '{key}.learning_rate' must be positive.")
+    strategies = ("default", "one_device", "mirrored", "multi_worker", "parameter_server", "tpu")
+    if t.strategy not in strategies:
+        raise ConfigError(
+            f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(strategies)}."
+        )
+    if config.data.image_size is not None and config.data.image_size <= 0:
+        raise ConfigError("Config key 'data.image_size' must be positive or null.")

@@ -1,0 +1,80 @@
+"""Loading trained GANs and generators from run directories, files and SavedModels."""
+
+import os
+
+import keras
+
+
+def resolve_model_file(path):
+    """The `.keras` file for a run directory (final model, else newest checkpoint) or file."""
+    if os.path.isdir(path):
+        final = os.path.join(path, "model.keras")
+        if os.path.isfile(final):
+            return final
+        from ganzoo.callbacks import list_checkpoints
+
+        checkpoints = list_checkpoints(os.path.join(path, "checkpoints"))
+        if checkpoints:
+            return checkpoints[-1]
+        raise FileNotFoundError(
+            f"{path!r} has no model.keras and no checkpoints/ckpt-*.keras: is it a ganzoo "
+            "run directory? Train one with `python -m ganzoo.train --model_dir=...`."
+        )
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return path
+    raise FileNotFoundError(f"No ganzoo run directory or .keras file at {path!r}.")
+
+
+def load_gan(path, compile=True):
+    """Loads a whole GAN (G, D and both optimizers) from a run directory or `.keras` file.
+
+    Args:
+        path: str. A run directory or a `.keras` file.
+        compile: bool. Restore the optimizers so `fit` continues where training stopped.
+
+    Returns:
+        The `ganzoo.models.GAN` subclass instance.
+
+    Example:
+
+    >>> gan = ganzoo.load_gan("runs/dcgan_digits")
+    >>> gan.fit(more_data, epochs=1, steps_per_epoch=100)
+    """
+    import ganzoo.models  # noqa: F401  (registers the classes for deserialization)
+
+    return keras.models.load_model(resolve_model_file(path), compile=compile)
+
+
+def load_generator(path):
+    """Loads a generator as a `keras.Model` mapping `latent` to images in [-1, 1].
+
+    Args:
+        path: str. A run directory, a `.keras` file (a GAN or a bare generator), or
+            a SavedModel directory exported by `ganzoo.export` (wrapped with
+            `keras.layers.TFSMLayer`; inference only).
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> generator = ganzoo.load_generator("runs/dcgan_digits")
+    >>> images = generator(np.random.normal(size=(16, 100)).astype("float32"))
+    """
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return _saved_model_generator(path)
+    import ganzoo.models  # noqa: F401
+
+    model = keras.models.load_model(resolve_model_file(path), compile=False)
+    return getattr(model, "generator", model)
+
+
+def _saved_model_generator(path):
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    spec = signature.structured_input_signature[1]["latent"]
+    layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+    latent = keras.Input(spec.shape[1:], name="latent")
+    outputs = layer(latent)
+    return keras.Model(latent, outputs["images"], name="saved_model_generator")

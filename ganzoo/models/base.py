@@ -1,0 +1,423 @@
+"""The GAN base class: one training loop that every model family reuses.
+
+`train_step` follows the algorithm box of Goodfellow et al. (2014): k
+discriminator updates, then one generator update. Model families change what
+goes into G and D and which loss terms apply (hooks below), never the loop.
+
+Noise is drawn with stateless RNG keyed on (seed, generator step, draw index),
+so a resumed run draws exactly the noise the uninterrupted run would have, and
+under `tf.distribute` each replica takes its slice of the same global noise
+batch: N replicas give the same update as one device on the same global batch.
+(XLA's stateless Philox yields a different, equally deterministic stream than
+the TF kernel for runtime seeds: compare runs with the same `jit_compile`.)
+"""
+
+import inspect
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganzoo import losses as losses_lib
+
+# Losses whose discriminator output is a logit of P(real); D(x) is logged as a probability.
+_PROBABILITY_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
+
+
+class GAN(keras.Model):
+    """Base class of every ganzoo GAN.
+
+    Reference: Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+
+    Args:
+        generator: keras.Model. Maps the generator inputs (latent `[B, latent_dim]`
+            for unconditional models) to examples.
+        discriminator: keras.Model. Maps examples to a logit `[B, 1]`, or to a dict
+            with at least `"logits"` (and `"features"` for feature-based losses).
+        latent_dim: int. Dimension of the noise vector z.
+        d_steps: int. Discriminator updates per generator update (k). Defaults to 1.
+        seed: int. Seed of the training noise. Defaults to 0.
+        **kwargs: forwarded to `keras.Model`.
+
+    Example:
+
+    >>> gan = ganzoo.get_model("dcgan").from_data_spec(spec)
+    >>> gan.compile()
+    >>> gan.fit(dataset, steps_per_epoch=100, epochs=10)
+    >>> images = gan.generate(16, seed=0)
+    """
+
+    # Dotted config keys -> values: the paper's hyper-parameters for this family,
+    # applied on top of the dataclass defaults and below YAML files and --set.
+    default_overrides: dict = {}
+    # Whether the discriminator/generator consume class labels.
+    conditional: bool = False
+
+    def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.d_steps = int(d_steps)
+        self.seed = int(seed)
+        if self.d_steps < 1:
+            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names()]
+        # G and D are functional models, already built; so is the wrapper.
+        self.built = True
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def from_data_spec(cls, spec, config=None, seed=0):
+        """Builds G and D for a data set from a `ModelConfig` (defaults if None).
+
+        Args:
+            spec: `ganzoo.data.DataSpec`. Shape (and classes) of the data.
+            config: `ganzoo.config.ModelConfig` or None.
+            seed: int. Seed for weight initialisation and noise.
+
+        Returns:
+            An uncompiled model of this class.
+        """
+        from ganzoo.config import ConfigError, ModelConfig
+        from ganzoo.models import networks
+
+        config = config or ModelConfig(name=getattr(cls, "registered_name", "dcgan"))
+        keras.utils.set_random_seed(seed)
+        arch = networks.get_architecture(config.architecture)
+        generator = arch.generator(
+            spec.shape, cls.generator_input_dim(config, spec), width=config.width,
+            **config.generator,
+        )
+        discriminator = arch.discriminator(
+            spec.shape, width=config.width, heads=cls.discriminator_heads(config, spec),
+            **config.discriminator,
+        )
+        generator, discriminator = cls.wrap_networks(generator, discriminator, config, spec)
+        kwargs = dict(config.options)
+        valid = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+        unknown = set(kwargs) - valid
+        if unknown:
+            raise ConfigError(
+                f"Unknown model.options key(s) {sorted(unknown)} for {cls.__name__}; "
+                f"valid: {sorted(valid - {'generator', 'discriminator', 'latent_dim', 'seed'})}."
+            )
+        kwargs.setdefault("seed", seed)
+        return cls(generator=generator, discriminator=discriminator,
+                   latent_dim=config.latent_dim, **kwargs)
+
+    @classmethod
+    def generator_input_dim(cls, config, spec):
+        """Width of the generator's input vector (noise, plus codes for InfoGAN)."""
+        return config.latent_dim
+
+    @classmethod
+    def discriminator_heads(cls, config, spec):
+        """Output heads of D: name -> units. Families add auxiliary heads."""
+        return {"logits": 1}
+
+    @classmethod
+    def wrap_networks(cls, generator, discriminator, config, spec):
+        """Hook for families that add inputs (labels) around the built networks."""
+        return generator, discriminator
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating",
+                label_smoothing=0.0, **kwargs):
+        """Configures both optimizers and the adversarial loss.
+
+        Both optimizers are built here, not lazily on the first step, so their
+        slot variables exist under the distribution strategy's scope.
+
+        Args:
+            d_optimizer: keras optimizer, name, or config dict. Defaults to
+                Adam(2e-4, beta_1=0.5) as in DCGAN.
+            g_optimizer: same, for the generator.
+            loss: str. Adversarial loss name from `ganzoo.losses`.
+            label_smoothing: float. One-sided smoothing of the real targets.
+            **kwargs: forwarded to `keras.Model.compile` (e.g. `jit_compile`).
+        """
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = _get_optimizer(d_optimizer)
+        self.g_optimizer = _get_optimizer(g_optimizer)
+        self.loss_name = loss
+        self.adversarial_loss = losses_lib.get_loss(loss)
+        self.label_smoothing = float(label_smoothing)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "loss": self.loss_name,
+            "label_smoothing": self.label_smoothing,
+            "jit_compile": bool(self.jit_compile),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
+
+    # ------------------------------------------------------------ serialization
+    def get_config(self):
+        """Every constructor argument, read from the same-named attribute."""
+        config = super().get_config()
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name in ("self", "kwargs"):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, keras.layers.Layer):
+                value = keras.saving.serialize_keras_object(value)
+            config[name] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    # ------------------------------------------------------------------ metrics
+    def metric_names(self):
+        """Names of the tracked training metrics; families append their terms."""
+        return ["d_loss", "g_loss", "d_real", "d_fake"]
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    # --------------------------------------------------------------- train step
+    def train_step(self, data):
+        real, labels = _unpack(data)
+        real_chunks, label_chunks = self._split_for_d_steps(real, labels)
+        logs = {}
+        for i in range(self.d_steps):
+            with tf.control_dependencies(_ordering_token(logs)):
+                logs.update(self._discriminator_step(real_chunks[i], label_chunks[i], draw=i))
+        with tf.control_dependencies(_ordering_token(logs)):
+            logs.update(self._generator_step(real_chunks[-1], label_chunks[-1], draw=self.d_steps))
+        logs.pop("_done", None)
+        for tracker in self.trackers:
+            if tracker.name in logs:
+                tracker.update_state(logs[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.trackers}
+
+    def _discriminator_step(self, real, labels, draw):
+        batch = {"real": real, "labels": labels}
+        gen_inputs, batch["extras"] = self._sample_generator_inputs(tf.shape(real)[0], labels, draw)
+        batch["fake"] = self.generator(gen_inputs, training=True)
+        with tf.GradientTape() as tape:
+            # Explicit order (G, D(real), D(fake)): synchronized batch norm issues
+            # collectives that must run in the same order on every replica.
+            with tf.control_dependencies([batch["fake"]]):
+                real_out = self._discriminate(real, batch, training=True)
+            with tf.control_dependencies([real_out["logits"]]):
+                fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
+            terms = self._discriminator_terms(real_out, fake_out, batch)
+            loss, logs = self._total_loss(terms, self.discriminator, "d_loss")
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self._after_discriminator_update()
+        logs["_done"] = tf.identity(self.d_optimizer.iterations)
+        logs["d_real"] = self._score(real_out["logits"])
+        logs["d_fake"] = self._score(fake_out["logits"])
+        return logs
+
+    def _generator_step(self, real, labels, draw):
+        batch = {"real": real, "labels": labels}
+        gen_inputs, batch["extras"] = self._sample_generator_inputs(tf.shape(real)[0], labels, draw)
+        with tf.GradientTape() as tape:
+            batch["fake"] = self.generator(gen_inputs, training=True)
+            fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
+            terms = self._generator_terms(fake_out, batch)
+            loss, logs = self._total_loss(terms, self.generator, "g_loss")
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return logs
+
+    # -------------------------------------------------------------------- hooks
+    def _sample_generator_inputs(self, batch_size, labels, draw):
+        """Generator inputs for one training draw, and extras for the loss terms."""
+        return self._noise(batch_size, draw), {}
+
+    def _discriminate(self, images, batch, training, fake=False):
+        """Runs D; returns a dict with at least "logits" of shape [B]."""
+        return _as_output_dict(self.discriminator(images, training=training))
+
+    def _discriminator_terms(self, real_out, fake_out, batch):
+        """Loss terms of D: name -> per-example `[B]` losses or a global scalar."""
+        return {"adversarial": self.adversarial_loss.discriminator(
+            real_out["logits"], fake_out["logits"], label_smoothing=self.label_smoothing)}
+
+    def _generator_terms(self, fake_out, batch):
+        """Loss terms of G: name -> per-example `[B]` losses or a global scalar."""
+        return {"adversarial": self.adversarial_loss.generator(fake_out["logits"])}
+
+    def _after_discriminator_update(self):
+        """Hook run after every D update (WGAN's weight clipping)."""
+
+    # ------------------------------------------------------------------ helpers
+    def _total_loss(self, terms, network, name):
+        """Sums loss terms with the reduction that is correct on N replicas.
+
+        Per-example terms are averaged over the *global* batch
+        (`tf.nn.compute_average_loss`); scalar terms must already be global
+        statistics (see `_global_mean`) and are divided by the replica count,
+        because gradients are summed over replicas.
+        """
+        replicas = _num_replicas()
+        total, logs = 0.0, {}
+        for key, term in terms.items():
+            term = tf.convert_to_tensor(term)
+            if term.shape.rank == 0:
+                total += term / replicas
+                logs[key] = term
+            else:
+                total += tf.nn.compute_average_loss(term)
+                logs[key] = tf.reduce_mean(term)
+        if network.losses:
+            total += tf.nn.scale_regularization_loss(tf.add_n(network.losses))
+        logs[name] = tf.add_n(list(logs.values()))
+        return total, {k if k == name else _metric_key(name, k): v for k, v in logs.items()}
+
+    def _score(self, logits):
+        if self.loss_name in _PROBABILITY_LOSSES:
+            return tf.reduce_mean(tf.sigmoid(logits))
+        return tf.reduce_mean(logits)
+
+    def _noise(self, batch_size, draw, dim=None):
+        """Stateless normal noise keyed on (seed, step, draw), sliced per replica."""
+        dim = dim or self.latent_dim
+        replicas, replica_id = _num_replicas(), _replica_id()
+        step = tf.cast(self.g_optimizer.iterations, tf.int64)
+        seed = tf.stack([tf.constant(self.seed, tf.int64), step * 1024 + draw])
+        noise = tf.random.stateless_normal([replicas, batch_size, dim], seed=seed, alg="philox")
+        return noise[replica_id]
+
+    def _global_mean(self, x):
+        """Mean over the global batch (all replicas) of `x` `[B, ...]`."""
+        ctx = tf.distribute.get_replica_context()
+        total = tf.reduce_sum(x, axis=0)
+        count = tf.cast(tf.shape(x)[0], x.dtype)
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
+        return total / count
+
+    def _split_for_d_steps(self, real, labels):
+        """Splits a batch of k*B examples into k strided minibatches of B.
+
+        Strided (rows i, i+k, ...) rather than contiguous chunks, so each D step
+        sees the same examples whether the global batch is on one device or
+        split over replicas.
+        """
+        k = self.d_steps
+        if k == 1:
+            return [real], [labels]
+        shape = tf.shape(real)
+        real = tf.reshape(real, tf.concat([[shape[0] // k, k], shape[1:]], 0))
+        labels = tf.reshape(labels, [-1, k])
+        return [real[:, i] for i in range(k)], [labels[:, i] for i in range(k)]
+
+    # ----------------------------------------------------------------- sampling
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def sample_latent(self, num_images, seed=0):
+        """The latent batch that `generate(num_images, seed)` uses (float32 numpy)."""
+        # Philox pinned: "auto_select" picks another algorithm under XLA.
+        return tf.random.stateless_normal(
+            [num_images, self.latent_dim], seed=[seed, 0], alg="philox"
+        ).numpy()
+
+    def generator_inputs(self, latent, labels=None, codes=None):
+        """Packs the generator's inputs; unconditional models take only `latent`."""
+        if labels is not None or codes is not None:
+            raise ValueError(
+                f"{type(self).__name__} is unconditional: it takes no labels or codes. "
+                "Use a conditional model (cgan, acgan) or infogan for that."
+            )
+        return tf.convert_to_tensor(latent, tf.float32)
+
+    def sample_grid(self, seed=0):
+        """A uint8 picture of samples for PNGs and TensorBoard (10x10 fixed-noise grid).
+
+        Conditional families override it (one row per class); vector data
+        (2-D mixtures) override it with a scatter plot.
+        """
+        from ganzoo import images as images_lib
+
+        return images_lib.image_grid(self.generate(100, seed=seed), rows=10)
+
+    def generate(self, num_images, seed=0, labels=None, codes=None, batch_size=256):
+        """Generates examples in the data range ([-1, 1] for images).
+
+        Args:
+            num_images: int. How many.
+            seed: int. The same seed gives the same images.
+            labels: int array `[num_images]` for conditional models.
+            codes: float array for InfoGAN's structured codes.
+            batch_size: int. Generator batch size.
+
+        Returns:
+            float32 numpy array `[num_images, ...]`.
+        """
+        latent = self.sample_latent(int(num_images), seed)
+        inputs = self.generator_inputs(latent, labels=labels, codes=codes)
+        chunks = []
+        for start in range(0, int(num_images), batch_size):
+            part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
+            chunks.append(np.asarray(self.generator(part, training=False)))
+        return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+
+
+def _get_optimizer(identifier):
+    if identifier is None:
+        return keras.optimizers.Adam(2e-4, beta_1=0.5)
+    if isinstance(identifier, keras.optimizers.Optimizer):
+        return identifier
+    return keras.optimizers.get(identifier)
+
+
+def _unpack(data):
+    if isinstance(data, (tuple, list)):
+        images = data[0]
+        labels = data[1] if len(data) > 1 else None
+    else:
+        images, labels = data, None
+    if labels is None:
+        labels = tf.zeros([tf.shape(images)[0]], tf.int32)
+    return images, tf.cast(labels, tf.int32)
+
+
+def _ordering_token(logs):
+    # Reading the optimizer's step counter after its update orders the next
+    # update after this one (automatic control dependencies on the variable).
+    return [logs["_done"]] if "_done" in logs else []
+
+
+def _as_output_dict(out):
+    out = dict(out) if isinstance(out, dict) else {"logits": out}
+    out["logits"] = tf.reshape(out["logits"], [-1])
+    return out
+
+
+def _metric_key(total_name, term):
+    # "d_loss" + "gradient_penalty" -> "gradient_penalty"; adversarial parts stay implicit.
+    return term if term != "adversarial" else f"{total_name}_adversarial"
+
+
+def _num_replicas():
+    ctx = tf.distribute.get_replica_context()
+    return ctx.num_replicas_in_sync if ctx is not None else 1
+
+
+def _replica_id():
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:
+        return 0
+    rid = ctx.replica_id_in_sync_group
+    return rid if isinstance(rid, int) else tf.cast(rid, tf.int32)

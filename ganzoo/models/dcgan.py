@@ -1,0 +1,39 @@
+"""DCGAN: Radford, Metz & Chintala, "Unsupervised Representation Learning with
+Deep Convolutional Generative Adversarial Networks", ICLR 2016.
+
+The training loop is the base GAN's; what DCGAN adds is its architecture
+(`networks.dcgan_generator` / `dcgan_discriminator`) and its hyper-parameters:
+Adam(2e-4, beta_1=0.5), batch 128 in the paper, the non-saturating loss.
+"""
+
+from ganzoo.models.base import GAN
+from ganzoo.registry import register_model
+
+
+@register_model("dcgan")
+class DCGAN(GAN):
+    """Deep convolutional GAN (Radford et al. 2015).
+
+    Args:
+        generator: keras.Model. Latent `[B, latent_dim]` -> images in [-1, 1].
+        discriminator: keras.Model. Images -> `{"logits": [B, 1], "features": ...}`.
+        latent_dim: int. Dimension of z (100 in the paper).
+        d_steps: int. Discriminator updates per generator update. Defaults to 1.
+        seed: int. Seed of the training noise.
+        **kwargs: forwarded to `GAN`.
+
+    Example:
+
+    >>> spec = ganzoo.data.DataSpec("digits", (16, 16, 1), 10)
+    >>> gan = DCGAN.from_data_spec(spec)
+    >>> gan.compile()
+    """
+
+    default_overrides = {
+        "model.architecture": "dcgan",
+        "train.loss": "non_saturating",
+        "train.g_optimizer.learning_rate": 2e-4,
+        "train.g_optimizer.beta_1": 0.5,
+        "train.d_optimizer.learning_rate": 2e-4,
+        "train.d_optimizer.beta_1": 0.5,
+    }

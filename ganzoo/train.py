@@ -1,0 +1,74 @@
+"""Trains a GAN: `python -m ganzoo.train --model=dcgan`.
+
+Flags only; all logic is in `ganzoo.train_lib` so tests can call it.
+
+Examples:
+    python -m ganzoo.train                                  # DCGAN on embedded digits
+    python -m ganzoo.train --model=dcgan --steps=500 --model_dir=runs/try
+    python -m ganzoo.train --config=configs/dcgan_digits.yaml --set train.batch_size=128
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Registered model name (default: dcgan).")
+flags.DEFINE_string("dataset", None, "digits (offline), a TFDS name, or folder:PATH.")
+flags.DEFINE_string("config", None, "YAML config file (see configs/).")
+flags.DEFINE_multi_string("set", [], "Config override key=value, e.g. train.steps=100.")
+flags.DEFINE_integer("steps", None, "Generator updates in the run.")
+flags.DEFINE_integer("epochs", None, "Passes over the data set (alternative to --steps).")
+flags.DEFINE_integer("batch_size", None, "Global batch size.")
+flags.DEFINE_string("model_dir", None, "Run directory (default runs/<model>_<dataset>).")
+flags.DEFINE_string("data_dir", None, "Directory with prepared TFDS data.")
+flags.DEFINE_integer("image_size", None, "Resize images to this square size.")
+flags.DEFINE_integer("seed", None, "Random seed.")
+flags.DEFINE_string("strategy", None, "default, one_device, mirrored, multi_worker or tpu.")
+flags.DEFINE_integer("num_cpu_devices", None, "Logical CPU devices for --strategy=mirrored.")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (default: on, 1 replica).")
+flags.DEFINE_bool("deterministic", None, "TF op determinism: bit-identical reruns.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]} (flags need --name=value).")
+    from ganzoo import train_lib
+    from ganzoo.config import ConfigError
+
+    try:
+        config = train_lib.resolve_config(
+            FLAGS.model, FLAGS.config, FLAGS.set,
+            **{
+                "data.name": FLAGS.dataset, "train.steps": FLAGS.steps,
+                "train.batch_size": FLAGS.batch_size, "data.data_dir": FLAGS.data_dir,
+                "data.image_size": FLAGS.image_size, "train.seed": FLAGS.seed,
+                "train.strategy": FLAGS.strategy, "train.num_cpu_devices": FLAGS.num_cpu_devices,
+                "train.jit_compile": FLAGS.jit_compile, "train.deterministic": FLAGS.deterministic,
+            },
+        )
+        if FLAGS.epochs is not None:
+            train_lib.set_steps_from_epochs(config, FLAGS.epochs)
+        model_dir = FLAGS.model_dir or f"runs/{config.model.name}_{_slug(config.data.name)}"
+        result = train_lib.run(config, model_dir)
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
+        if type(e).__module__.startswith(("tensorflow", "keras")):
+            raise
+        logging.error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s -> {model_dir}")
+    print(f"  samples: {model_dir}/samples.png   model: {model_dir}/model.keras   "
+          f"SavedModel: {model_dir}/saved_model/1")
+
+
+def _slug(name):
+    return name.replace("folder:", "folder_").replace("/", "_").strip("_")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

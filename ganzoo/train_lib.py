@@ -1,0 +1,211 @@
+"""Everything `python -m ganzoo.train` does, as functions tests can call.
+
+A run directory holds:
+    config.yaml          the resolved config (repeat the run with --config)
+    run.json             versions, command line, start time
+    checkpoints/         ckpt-XXXXXXXX.keras (weights + both optimizers + step)
+    samples/             step_XXXXXXXX.png grids from fixed noise
+    logs/                TensorBoard scalars and sample images
+    model.keras          the final model
+    saved_model/1/       the exported generator (TF Serving layout)
+Running again with the same directory resumes from the newest checkpoint.
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+
+import keras
+import tensorflow as tf
+import yaml
+from absl import logging
+
+from ganzoo import __version__, callbacks, data, distribute, export
+from ganzoo import config as config_lib
+from ganzoo import images as images_lib
+from ganzoo.registry import get_model
+
+# Config keys that may change when a run is resumed (they do not change the model).
+_RESUMABLE_KEYS = (
+    "train.steps", "train.steps_per_epoch", "train.sample_every", "train.checkpoint_every",
+    "train.keep_checkpoints", "train.jit_compile", "data.data_dir",
+)
+
+
+def resolve_config(model=None, config_file=None, overrides=(), **flags):
+    """Builds the config: defaults < model's paper defaults < YAML < --set < flags.
+
+    Args:
+        model: str or None. Registered model name; None takes the YAML's, else dcgan.
+        config_file: str or None. A YAML file such as `configs/dcgan_digits.yaml`.
+        overrides: iterable of `key=value` strings (`--set`).
+        **flags: dotted keys set last, e.g. `{"train.steps": 100}`; None values are skipped.
+
+    Returns:
+        A validated `ExperimentConfig`.
+    """
+    file_values = config_lib.load_yaml(config_file) if config_file else {}
+    name = model or file_values.get("model", {}).get("name") or "dcgan"
+    cls = get_model(name)
+    config = config_lib.ExperimentConfig()
+    config.model.name = name
+    for key, value in cls.default_overrides.items():
+        config_lib.set_value(config, key, value)
+    config_lib.from_dict(file_values, config)
+    config.model.name = name
+    for text in overrides:
+        config_lib.set_value(config, *config_lib.parse_override(text))
+    for key, value in flags.items():
+        if value is not None:
+            config_lib.set_value(config, key, value)
+    config_lib.validate(config)
+    return config
+
+
+def run(config, model_dir, verbose="auto", extra_callbacks=()):
+    """Trains (or resumes) a run and writes everything into `model_dir`.
+
+    Args:
+        config: `ExperimentConfig`.
+        model_dir: str. The run directory; an existing run there is resumed.
+        verbose: Keras `fit` verbosity ("auto" shows a progress bar).
+        extra_callbacks: more Keras callbacks.
+
+    Returns:
+        dict with `model_dir`, `steps`, `metrics` (last logged values), `seconds`.
+
+    Example:
+
+    >>> config = resolve_config("dcgan", **{"train.steps": 200})
+    >>> result = run(config, "runs/dcgan")
+    """
+    t = config.train
+    if t.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribute.get_strategy(t.strategy, t.num_cpu_devices)
+    # Load the data before touching the run directory: a data error costs nothing.
+    dataset, spec = data.load(config.data.name, "train", config.data.image_size,
+                              config.data.data_dir)
+    _prepare_run_dir(config, model_dir)
+    jit = t.jit_compile if t.jit_compile is not None else strategy.num_replicas_in_sync == 1
+    checkpoints = callbacks.list_checkpoints(os.path.join(model_dir, "checkpoints"))
+    with strategy.scope():
+        if checkpoints:
+            logging.info("Resuming from %s", checkpoints[-1])
+            gan = keras.models.load_model(checkpoints[-1])
+            gan.jit_compile = jit
+        else:
+            keras.utils.set_random_seed(t.seed)
+            gan = build_model(config, spec)
+            gan.compile(
+                d_optimizer=make_optimizer(t.d_optimizer),
+                g_optimizer=make_optimizer(t.g_optimizer),
+                loss=t.loss, label_smoothing=t.label_smoothing, jit_compile=jit,
+            )
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
+    cbs = [
+        callbacks.Scalars(writer),
+        callbacks.SampleGrid(model_dir, t.sample_every, writer, seed=t.seed),
+        callbacks.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints),
+        *extra_callbacks,
+    ]
+    start = time.time()
+    metrics = {}
+    spe = min(t.steps_per_epoch, t.steps)
+    # Whole epochs of `spe` steps, then one shorter epoch for the remainder; each
+    # segment's pipeline skips the batches already seen, so data order continues.
+    while (step := int(gan.g_optimizer.iterations.numpy())) < t.steps:
+        epochs, steps_per_epoch = t.steps // spe, spe
+        if t.steps - step < spe or step % spe:
+            epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
+        pipeline = data.train_pipeline(
+            dataset, t.batch_size * gan.d_steps, seed=t.seed,
+            shuffle_buffer=config.data.shuffle_buffer, skip_batches=step,
+        )
+        history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
+                          steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
+        metrics = {k: float(v[-1]) for k, v in history.history.items()}
+    finish_run(gan, model_dir, seed=t.seed)
+    return {"model_dir": model_dir, "steps": int(gan.g_optimizer.iterations.numpy()),
+            "metrics": metrics, "seconds": time.time() - start, "model": gan}
+
+
+def set_steps_from_epochs(config, epochs):
+    """Sets `train.steps` to cover `epochs` passes over the training split."""
+    _, spec = data.load(config.data.name, "train", config.data.image_size, config.data.data_dir)
+    if not spec.num_examples:
+        raise config_lib.ConfigError(
+            f"--epochs needs the data set size, unknown for {config.data.name!r}; use --steps."
+        )
+    per_step = config.train.batch_size * max(1, int(config.train.d_steps))
+    config.train.steps = max(1, epochs * spec.num_examples // per_step)
+
+
+def build_model(config, spec):
+    """Builds an uncompiled model of `config.model.name` for data described by `spec`."""
+    cls = get_model(config.model.name)
+    return cls.from_data_spec(spec, config.model, seed=config.train.seed)
+
+
+def make_optimizer(opt):
+    """A Keras optimizer from an `OptimizerConfig`."""
+    kwargs = {"learning_rate": opt.learning_rate}
+    if opt.name.lower() in ("adam", "adamw", "nadam", "adamax", "lion"):
+        kwargs.update(beta_1=opt.beta_1, beta_2=opt.beta_2)
+    kwargs.update(opt.options)
+    try:
+        return keras.optimizers.get({"class_name": opt.name, "config": kwargs})
+    except (ValueError, TypeError) as e:
+        raise config_lib.ConfigError(
+            f"Cannot build optimizer {opt.name!r} with {kwargs}: {e}"
+        ) from e
+
+
+def finish_run(gan, model_dir, seed=0):
+    """Writes the final model, sample grid and the exported generator SavedModel."""
+    tmp = os.path.join(model_dir, ".tmp-model.keras")
+    gan.save(tmp)
+    os.replace(tmp, os.path.join(model_dir, "model.keras"))
+    images_lib.write_png(os.path.join(model_dir, "samples.png"), gan.sample_grid(seed), scale=2)
+    export.export_generator(gan, os.path.join(model_dir, "saved_model", "1"), overwrite=True)
+
+
+def _prepare_run_dir(config, model_dir):
+    """Creates the run directory, or checks that a resumed run's config is compatible."""
+    path = os.path.join(model_dir, "config.yaml")
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = _flat(yaml.safe_load(f) or {})
+        current = _flat(config.to_dict())
+        changed = sorted(
+            k for k in set(previous) | set(current)
+            if previous.get(k) != current.get(k) and k not in _RESUMABLE_KEYS
+        )
+        if changed:
+            details = "; ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in changed)
+            raise config_lib.ConfigError(
+                f"{model_dir!r} holds a run with a different config ({details}). Resume it "
+                "with the same settings (--config " + path + "), or use a new --model_dir."
+            )
+    os.makedirs(model_dir, exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(config_lib.to_yaml(config))
+    os.replace(path + ".tmp", path)
+    with open(os.path.join(model_dir, "run.json"), "w") as f:
+        json.dump({
+            "ganzoo": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version(), "argv": sys.argv,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }, f, indent=2)
+
+
+def _flat(values, prefix=""):
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key not in ("generator", "discriminator", "options"):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -1,0 +1,55 @@
+"""Shared helpers for model tests: tiny data, tiny models, one-step training."""
+
+import numpy as np
+import tensorflow as tf
+
+from ganzoo.config import ModelConfig
+from ganzoo.data import DataSpec
+from ganzoo.registry import get_model
+
+IMAGE_SPEC = DataSpec("tiny", (16, 16, 1), num_classes=10, num_examples=32)
+VECTOR_SPEC = DataSpec("tiny_vectors", (2,), num_classes=8, num_examples=32)
+
+
+def spec_for(model_cls):
+    """The tiny data spec a model family trains on in unit tests."""
+    return VECTOR_SPEC if getattr(model_cls, "vector_data", False) else IMAGE_SPEC
+
+
+def tiny_batch(spec, batch_size=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (batch_size, *spec.shape)).astype(np.float32)
+    y = (np.arange(batch_size) % max(spec.num_classes, 1)).astype(np.int32)
+    return x, y
+
+
+def build_tiny(name, seed=0, **options):
+    """Builds and compiles a registered model with 8-filter networks."""
+    cls = get_model(name)
+    spec = spec_for(cls)
+    config = ModelConfig(name=name, width=8, latent_dim=8, options=dict(options))
+    for key, value in cls.default_overrides.items():
+        if key.startswith("model."):
+            setattr(config, key.split(".", 1)[1], value)
+    config.width, config.latent_dim = 8, 8
+    gan = cls.from_data_spec(spec, config, seed=seed)
+    return gan, spec
+
+
+def compile_tiny(gan, loss=None, jit_compile=False):
+    """Compiles with the family's default loss unless `loss` is given."""
+    cls = type(gan)
+    default_loss = cls.default_overrides.get("train.loss", "non_saturating")
+    gan.compile(loss=loss or default_loss, jit_compile=jit_compile)
+    return gan
+
+
+def fit_steps(gan, spec, steps=1, batch_size=8, seed=0):
+    x, y = tiny_batch(spec, batch_size * gan.d_steps, seed)
+    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+    history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def all_weights(gan):
+    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
