@@ -109,6 +109,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         callbacks.Scalars(writer),
         callbacks.SampleGrid(model_dir, t.sample_every, writer, seed=t.seed),
         callbacks.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints),
+        *gan.extra_callbacks(config, spec, model_dir, writer),
         *extra_callbacks,
     ]
     start = time.time()
@@ -120,16 +121,21 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         epochs, steps_per_epoch = t.steps // spe, spe
         if t.steps - step < spe or step % spe:
             epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
-        pipeline = data.train_pipeline(
-            dataset, t.batch_size * gan.d_steps, seed=t.seed,
-            shuffle_buffer=config.data.shuffle_buffer, skip_batches=step,
-        )
+        pipeline = type(gan).make_pipeline(dataset, spec, config, skip_batches=step)
         history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
                           steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
         metrics = {k: float(v[-1]) for k, v in history.history.items()}
     finish_run(gan, model_dir, seed=t.seed)
+    report = gan.run_report(config, spec)
+    if report:
+        with open(os.path.join(model_dir, "report.json"), "w") as f:
+            json.dump(report, f, indent=2, default=float)
+        with writer.as_default(step=int(gan.g_optimizer.iterations.numpy())):
+            for key, value in report.items():
+                if isinstance(value, (int, float)):
+                    tf.summary.scalar(f"report/{key}", value)
     return {"model_dir": model_dir, "steps": int(gan.g_optimizer.iterations.numpy()),
-            "metrics": metrics, "seconds": time.time() - start, "model": gan}
+            "metrics": metrics, "report": report, "seconds": time.time() - start, "model": gan}
 
 
 def set_steps_from_epochs(config, epochs):
@@ -146,7 +152,8 @@ def set_steps_from_epochs(config, epochs):
 def build_model(config, spec):
     """Builds an uncompiled model of `config.model.name` for data described by `spec`."""
     cls = get_model(config.model.name)
-    return cls.from_data_spec(spec, config.model, seed=config.train.seed)
+    return cls.from_data_spec(spec, config.model, seed=config.train.seed,
+                              d_steps=config.train.d_steps)
 
 
 def make_optimizer(opt):

@@ -68,13 +68,14 @@ class GAN(keras.Model):
 
     # ----------------------------------------------------------------- building
     @classmethod
-    def from_data_spec(cls, spec, config=None, seed=0):
+    def from_data_spec(cls, spec, config=None, seed=0, **kwargs):
         """Builds G and D for a data set from a `ModelConfig` (defaults if None).
 
         Args:
             spec: `ganzoo.data.DataSpec`. Shape (and classes) of the data.
             config: `ganzoo.config.ModelConfig` or None.
             seed: int. Seed for weight initialisation and noise.
+            **kwargs: constructor arguments set by the training config (`d_steps`).
 
         Returns:
             An uncompiled model of this class.
@@ -94,7 +95,7 @@ class GAN(keras.Model):
             **config.discriminator,
         )
         generator, discriminator = cls.wrap_networks(generator, discriminator, config, spec)
-        kwargs = dict(config.options)
+        kwargs = {**kwargs, **config.options}
         valid = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
         unknown = set(kwargs) - valid
         if unknown:
@@ -120,6 +121,30 @@ class GAN(keras.Model):
     def wrap_networks(cls, generator, discriminator, config, spec):
         """Hook for families that add inputs (labels) around the built networks."""
         return generator, discriminator
+
+    # ------------------------------------------------------- run-level hooks
+    @classmethod
+    def make_pipeline(cls, dataset, spec, config, skip_batches=0):
+        """The training `tf.data` pipeline; each element feeds one `train_step`.
+
+        The default draws `batch_size * d_steps` shuffled examples per step.
+        Families with special data needs (semi-supervised labels) override it.
+        """
+        from ganzoo import data
+
+        t = config.train
+        return data.train_pipeline(
+            dataset, t.batch_size * t.d_steps, seed=t.seed,
+            shuffle_buffer=config.data.shuffle_buffer, skip_batches=skip_batches,
+        )
+
+    def extra_callbacks(self, config, spec, model_dir, writer):
+        """Family-specific Keras callbacks (visuals, control metrics) for a run."""
+        return []
+
+    def run_report(self, config, spec):
+        """Metrics measured at the end of a run, written to `report.json`."""
+        return {}
 
     # ------------------------------------------------------------------ compile
     def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating",
