@@ -63,3 +63,28 @@ def serving_functions(gan):
 
     latent = tf.TensorSpec([None, gan.latent_dim], tf.float32, name="latent")
     return {"serving_default": (serving_default, [latent])}
+
+
+def main(argv=None):
+    """`python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model_dir", required=True, help="Run directory or .keras file.")
+    parser.add_argument("--export_dir", required=True,
+                        help="TF Serving version directory, e.g. export/models/dcgan/1.")
+    parser.add_argument("--overwrite", action="store_true", help="Replace an existing export.")
+    args = parser.parse_args(argv)
+    from ganzoo.loading import load_gan
+
+    try:
+        gan = load_gan(args.model_dir, compile=False)
+        path = export_generator(gan, args.export_dir, overwrite=args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    print(f"Exported {type(gan).__name__} generator to {path} "
+          f"(signatures: {', '.join(serving_functions(gan))})")
+
+
+if __name__ == "__main__":
+    main()

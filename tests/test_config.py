@@ -1,0 +1,67 @@
+import pytest
+import yaml
+
+from ganzoo import config as config_lib
+from ganzoo import train_lib
+from ganzoo.config import ConfigError
+
+
+def test_precedence_defaults_model_yaml_set_flags(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"train": {"steps": 7, "batch_size": 16}}))
+    config = train_lib.resolve_config(
+        "dcgan", str(path), ["train.batch_size=32", "train.g_optimizer.learning_rate=1e-4"],
+        **{"train.seed": 5},
+    )
+    assert config.train.steps == 7            # YAML over default
+    assert config.train.batch_size == 32      # --set over YAML
+    assert config.train.g_optimizer.learning_rate == pytest.approx(1e-4)  # "1e-4" parsed
+    assert config.train.seed == 5             # flag last
+    assert config.train.g_optimizer.beta_1 == 0.5  # DCGAN's paper default
+
+
+def test_unknown_key_names_the_key_and_valid_ones():
+    with pytest.raises(ConfigError, match=r"train\.stepz.*train\.steps"):
+        train_lib.resolve_config("dcgan", overrides=["train.stepz=3"])
+
+
+@pytest.mark.parametrize("override, match", [
+    ("train.steps=abc", "train.steps.*int"),
+    ("train.steps=0", "train.steps.*positive"),
+    ("train.label_smoothing=1.5", "label_smoothing"),
+    ("train.strategy=gpu_magic", "strategy"),
+    ("nokey", "key=value"),
+])
+def test_bad_values_fail_with_the_key(override, match):
+    with pytest.raises(ConfigError, match=match):
+        train_lib.resolve_config("dcgan", overrides=[override])
+
+
+def test_unknown_model_option_is_rejected():
+    from ganzoo.data import DataSpec
+    from ganzoo.registry import get_model
+
+    config = train_lib.resolve_config("dcgan", overrides=["model.options.bogus=1"])
+    with pytest.raises(ConfigError, match="bogus"):
+        get_model("dcgan").from_data_spec(DataSpec("d", (16, 16, 1), 10), config.model)
+
+
+def test_yaml_round_trip(tmp_path):
+    config = train_lib.resolve_config("dcgan", overrides=["model.width=8"])
+    path = tmp_path / "config.yaml"
+    path.write_text(config_lib.to_yaml(config))
+    again = train_lib.resolve_config(config_file=str(path))
+    assert again.to_dict() == config.to_dict()
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="does not exist"):
+        train_lib.resolve_config("dcgan", "no/such.yaml")
+
+
+def test_shipped_configs_resolve():
+    import glob
+
+    for path in sorted(glob.glob("configs/*.yaml")):
+        config = train_lib.resolve_config(config_file=path)
+        assert config.model.name, path

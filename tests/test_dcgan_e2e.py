@@ -1,0 +1,44 @@
+"""End to end: the README's default command trains a DCGAN that draws all ten digits."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import ganzoo
+from ganzoo.data.digits import digits_arrays
+
+
+def independent_digits_classifier(size=16):
+    """A scikit-learn classifier on the real digits: shares no code with ganzoo's models."""
+    x, y = digits_arrays("train", size)
+    return LogisticRegression(max_iter=3000, C=0.5).fit(x.reshape(len(x), -1), y)
+
+
+def check_digit_samples(images, min_confident=0.7, min_class_fraction=0.02):
+    """Most samples classified confidently (p > 0.5) and every class present."""
+    clf = independent_digits_classifier(images.shape[1])
+    probs = clf.predict_proba(images.reshape(len(images), -1))
+    confident = probs.max(1) > 0.5
+    counts = np.bincount(probs.argmax(1)[confident], minlength=10)
+    assert confident.mean() >= min_confident, f"only {confident.mean():.0%} confident"
+    assert counts.min() >= min_class_fraction * len(images), f"class histogram {counts}"
+    return confident.mean(), counts
+
+
+@pytest.mark.e2e
+def test_default_train_command_draws_all_ten_digits(tmp_path):
+    run_dir = tmp_path / "run"
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "ganzoo.train", f"--model_dir={run_dir}"],
+                          capture_output=True, text=True, timeout=900)
+    seconds = time.time() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(f"default DCGAN run: {seconds:.0f}s")
+    assert seconds < 600
+    gan = ganzoo.load_gan(str(run_dir))
+    confident, counts = check_digit_samples(gan.generate(1000, seed=123))
+    print(f"confident {confident:.0%}, class histogram {counts.tolist()}")

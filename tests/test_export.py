@@ -1,0 +1,50 @@
+"""The exported generator SavedModel: same images, TF Serving signature."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from gan_test_utils import build_tiny, compile_tiny
+
+from ganzoo import export
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    gan, _ = build_tiny("dcgan")
+    compile_tiny(gan)
+    path = str(tmp_path_factory.mktemp("export") / "models" / "dcgan" / "1")
+    export.export_generator(gan, path)
+    return gan, path
+
+
+def test_reloaded_saved_model_gives_the_same_images(exported):
+    gan, path = exported
+    latent = gan.sample_latent(5, seed=3)
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    images = signature(latent=tf.constant(latent))["images"].numpy()
+    np.testing.assert_allclose(images, gan.generator(latent, training=False).numpy(), atol=1e-6)
+    # Dynamic batch size.
+    assert signature(latent=tf.constant(latent[:1]))["images"].shape[0] == 1
+
+
+def test_saved_model_cli_lists_the_signature(exported):
+    _, path = exported
+    cli = shutil.which("saved_model_cli") or os.path.join(os.path.dirname(sys.executable),
+                                                          "saved_model_cli")
+    out = subprocess.run([cli, "show", "--dir", path, "--tag_set", "serve",
+                          "--signature_def", "serving_default"],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "inputs['latent']" in out and "DT_FLOAT" in out and "(-1, 8)" in out
+    assert "outputs['images']" in out and "(-1, 16, 16, 1)" in out
+    assert "Method name is: tensorflow/serving/predict" in out
+
+
+def test_export_never_overwrites_silently(exported):
+    gan, path = exported
+    with pytest.raises(FileExistsError, match="version"):
+        export.export_generator(gan, path)
