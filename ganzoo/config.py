@@ -90,8 +90,9 @@ class TrainConfig:
         g_optimizer: OptimizerConfig. The generator's optimizer.
         d_optimizer: OptimizerConfig. The discriminator's optimizer.
         seed: int. Seed for weights, noise and data order.
-        jit_compile: bool or None. XLA-compile the train step; None means on
-            when there is one replica (XLA fails with multi-replica CPU strategies).
+        jit_compile: bool or None. XLA-compile the train step; None picks the
+            measured fast path (`train_lib.default_jit_compile`): on for GPUs,
+            off on CPU with oneDNN, which is faster than XLA there.
         strategy: str. `default`, `one_device`, `mirrored`, `multi_worker`, `tpu`.
         num_cpu_devices: int. With `mirrored` on a machine without GPUs, split
             the CPU into this many logical devices (for testing distribution).

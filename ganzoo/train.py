@@ -26,13 +26,15 @@ flags.DEFINE_integer("image_size", None, "Resize images to this square size.")
 flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_string("strategy", None, "default, one_device, mirrored, multi_worker or tpu.")
 flags.DEFINE_integer("num_cpu_devices", None, "Logical CPU devices for --strategy=mirrored.")
-flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (default: on, 1 replica).")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (default: the measured fast path).")
 flags.DEFINE_bool("deterministic", None, "TF op determinism: bit-identical reruns.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]} (flags need --name=value).")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # keep the console to progress and results
     from ganzoo import train_lib
     from ganzoo.config import ConfigError
 
@@ -54,7 +56,6 @@ def main(argv):
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         if type(e).__module__.startswith(("tensorflow", "keras")):
             raise
-        logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s -> {model_dir}")
