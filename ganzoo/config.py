@@ -286,3 +286,9 @@ def validate(config: ExperimentConfig):
         )
     if config.data.image_size is not None and config.data.image_size <= 0:
         raise ConfigError("Config key 'data.image_size' must be positive or null.")
+    if config.model.name == "wgan_gp" and config.model.discriminator.get("norm") == "batch":
+        raise ConfigError(
+            "Config key 'model.discriminator.norm' is 'batch', but wgan_gp's gradient penalty "
+            "is per example and batch norm couples the examples (Gulrajani et al. 2017); "
+            "set it to 'layer' (the default) or 'none'."
+        )

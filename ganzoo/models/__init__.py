@@ -1,4 +1,8 @@
 """Model families. Adding a model = one new module + one import line here."""
 
-from ganzoo.models import dcgan  # noqa: F401
+from ganzoo.models import (
+    dcgan,  # noqa: F401
+    resnet,  # noqa: F401
+    wgan,  # noqa: F401
+)
 from ganzoo.models.base import GAN  # noqa: F401

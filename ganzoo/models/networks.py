@@ -123,7 +123,7 @@ def dcgan_generator(shape, input_dim, width=64, norm="batch", sync_batch_norm=Tr
 
 
 def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_norm=True,
-                        dropout=0.0, name="discriminator"):
+                        dropout=0.0, spectral_norm=False, name="discriminator"):
     """DCGAN discriminator (Radford et al. 2015).
 
     Strided convolutions doubling the channels, LeakyReLU(0.2), batch norm on
@@ -137,6 +137,8 @@ def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_no
         norm: str. `batch` (paper), `layer` (for gradient penalties) or `none`.
         sync_batch_norm: bool. Global-batch statistics under `tf.distribute`.
         dropout: float. Dropout rate after each block (0 in the paper).
+        spectral_norm: bool. Wrap every Conv2D/Dense in
+            `keras.layers.SpectralNormalization` (Miyato et al. 2018).
         name: str. Model name.
 
     Returns:
@@ -148,27 +150,39 @@ def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_no
     images = keras.Input(shape, name="images")
     x = images
     for i in range(ups):
-        x = keras.layers.Conv2D(
+        x = maybe_spectral_norm(keras.layers.Conv2D(
             width * 2**i, 4, strides=2, padding="same", kernel_initializer=init,
             use_bias=i == 0 or norm in ("none", None),
-        )(x)
+        ), spectral_norm)(x)
         x = _norm_act(x, norm if i > 0 else "none", sync_batch_norm,
                       keras.layers.LeakyReLU(0.2))
         if dropout:
             x = keras.layers.Dropout(dropout)(x)
     features = keras.layers.Flatten(name="features")(x)
-    return keras.Model(images, output_heads(features, heads, init), name=name)
+    return keras.Model(
+        images, output_heads(features, heads, init, spectral_norm=spectral_norm), name=name
+    )
 
 
-def output_heads(features, heads=None, initializer="glorot_uniform"):
+def output_heads(features, heads=None, initializer="glorot_uniform", spectral_norm=False):
     """Dense heads on a feature vector: `{"features": features, name: Dense(units)}`."""
     heads = heads or {"logits": 1}
     outputs = {"features": features}
     for head, units in heads.items():
-        outputs[head] = keras.layers.Dense(
+        outputs[head] = maybe_spectral_norm(keras.layers.Dense(
             units, kernel_initializer=initializer, name=head, dtype="float32"
-        )(features)
+        ), spectral_norm, name=f"{head}_spectral_norm", dtype="float32")(features)
     return outputs
+
+
+def maybe_spectral_norm(layer, enabled, **kwargs):
+    """`layer` wrapped in `keras.layers.SpectralNormalization` if `enabled`, else `layer`.
+
+    The wrapper divides the kernel by its largest singular value, estimated by
+    one power iteration per training call (Miyato et al. 2018,
+    https://arxiv.org/abs/1802.05957); `kwargs` go to the wrapper.
+    """
+    return keras.layers.SpectralNormalization(layer, **kwargs) if enabled else layer
 
 
 def _norm_act(x, norm, sync_batch_norm, activation):
