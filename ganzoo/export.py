@@ -55,7 +55,12 @@ def export_generator(gan, export_dir, overwrite=False):
 
 
 def serving_functions(gan):
-    """Signature name -> (function, input signature) for a model's generator."""
+    """Signature name -> (function, input signature) for a model's generator.
+
+    Families with extra inputs (labels, codes) define `serving_signatures()`.
+    """
+    if hasattr(gan, "serving_signatures"):
+        return gan.serving_signatures()
     generator = gan.generator
 
     def serving_default(latent):
