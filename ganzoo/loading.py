@@ -78,3 +78,16 @@ def _saved_model_generator(path):
     latent = keras.Input(spec.shape[1:], name="latent")
     outputs = layer(latent)
     return keras.Model(latent, outputs["images"], name="saved_model_generator")
+
+
+def load_run_config(model_dir):
+    """The resolved `ExperimentConfig` saved in a run directory's `config.yaml`."""
+    from ganzoo import config as config_lib
+
+    path = os.path.join(model_dir, "config.yaml")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{model_dir!r} has no config.yaml: is it a ganzoo run directory? "
+            "Train one with `python -m ganzoo.train --model_dir=...`."
+        )
+    return config_lib.from_dict(config_lib.load_yaml(path))

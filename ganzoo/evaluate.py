@@ -1,0 +1,179 @@
+"""Evaluates a trained run: `python -m ganzoo.evaluate --model_dir RUN --metrics fid,kid,is,pr`.
+
+Writes `RUN/metrics.json`: the numbers plus a **metric card** saying exactly
+how they were measured (extractor and its weights' sha256, resizing, numbers
+of real and fake samples, real split, seed, versions), so that two FIDs can be
+compared, or not, by reading their cards.
+
+Feature extractors: `digits` (ganzoo's shipped digits classifier, the default
+for digits runs: "digits-FID", "digits-IS"), `inception` (InceptionV3 pool3
+from a local weights file: `--inception_weights` or `GANZOO_INCEPTION_WEIGHTS`),
+or any `ganzoo.metrics.Extractor` from Python.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+METRICS = ("fid", "kid", "is", "pr", "parzen", "classes")
+
+
+def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, split="test",
+             extractor="auto", seed=0, inception_weights=None, gan=None, write=True):
+    """Measures a run's generator against real data and returns the metric card.
+
+    Args:
+        model_dir: str. A ganzoo run directory.
+        metrics: iterable of names from `fid`, `kid`, `is`, `pr` (precision and
+            recall), `parzen` (Gaussian Parzen window on pixels, Goodfellow et al.
+            2014), `classes` (digits class histogram and its KL to the data).
+        num_samples: int. Generated samples, and at most this many real ones.
+        split: str. Real split to compare with (`test` is held out from training).
+        extractor: `"auto"`, `"digits"`, `"inception"` or an `Extractor` object.
+        seed: int. Seed of the generated samples (and KID subsets).
+        inception_weights: str or None. Local InceptionV3 weights file.
+        gan: an in-memory model to use instead of loading `model_dir` (for callbacks).
+        write: bool. Write `metrics.json` into `model_dir`.
+
+    Returns:
+        dict: `{"metrics": {...}, "card": {...}}`.
+
+    Example:
+
+    >>> result = evaluate("runs/dcgan_digits", metrics=["fid", "is"], num_samples=1000)
+    >>> result["metrics"]["fid"]
+    """
+    import tensorflow as tf
+
+    from ganzoo import __version__, data
+    from ganzoo import metrics as metrics_lib
+    from ganzoo.loading import load_gan, load_run_config
+
+    metrics = _check_metrics(metrics)
+    config = load_run_config(model_dir)
+    gan = gan if gan is not None else load_gan(model_dir, compile=False)
+    dataset, spec = data.load(config.data.name, split, config.data.image_size,
+                              config.data.data_dir)
+    real = _first(dataset, num_samples)
+    fake = gan.generate(num_samples, seed=seed)
+    if not spec.is_image:
+        raise ValueError(
+            f"{config.data.name!r} holds vectors, not images; its mode-coverage metrics are "
+            "in report.json (ganzoo.metrics.mode_coverage)."
+        )
+    extractor = _make_extractor(extractor, config.data.name, inception_weights)
+    real_out = metrics_lib.compute_features(extractor, real)
+    fake_out = metrics_lib.compute_features(extractor, fake)
+    results = {}
+    if "fid" in metrics:
+        results["fid"] = float(metrics_lib.fid_from_features(real_out["features"],
+                                                             fake_out["features"]))
+    if "kid" in metrics:
+        mean, std = metrics_lib.kid_from_features(real_out["features"], fake_out["features"],
+                                                  seed=seed)
+        results.update(kid=float(mean), kid_std=float(std))
+    if "is" in metrics:
+        mean, std = metrics_lib.inception_score_from_logits(_logits(fake_out, extractor))
+        results.update(inception_score=float(mean), inception_score_std=float(std))
+    if "pr" in metrics:
+        precision, recall = metrics_lib.precision_recall(real_out["features"],
+                                                         fake_out["features"])
+        results.update(precision=float(precision), recall=float(recall))
+    if "classes" in metrics:
+        counts, kl = metrics_lib.digits_class_histogram(_logits(fake_out, extractor))
+        results.update(class_counts=[int(c) for c in counts], class_kl=float(kl))
+    if "parzen" in metrics:
+        results.update(_parzen(config, fake, real, metrics_lib, data))
+    card = {
+        "run": os.path.abspath(model_dir), "model": config.model.name,
+        "step": int(gan.g_optimizer.iterations.numpy()) if hasattr(gan, "g_optimizer") else None,
+        "extractor": getattr(extractor, "name", type(extractor).__name__),
+        "extractor_weights_sha256": getattr(extractor, "weights_checksum", None),
+        "resize_method": getattr(extractor, "resize_method", None),
+        "extractor_input_size": list(getattr(extractor, "input_size", None) or []) or None,
+        "num_real": int(len(real)), "num_fake": int(len(fake)),
+        "real_data": config.data.name, "real_split": split,
+        "image_size": list(spec.shape), "seed": seed,
+        "ganzoo": __version__, "tensorflow": tf.__version__,
+    }
+    result = {"metrics": results, "card": card}
+    if write:
+        path = os.path.join(model_dir, "metrics.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(path + ".tmp", path)
+    return result
+
+
+def _check_metrics(metrics):
+    if isinstance(metrics, str):
+        metrics = [m for m in metrics.split(",") if m]
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown or not metrics:
+        raise ValueError(f"Unknown metric(s) {unknown}; choose from {', '.join(METRICS)}.")
+    return list(metrics)
+
+
+def _first(dataset, n):
+    images = [x for x, _ in dataset.take(n).batch(500).as_numpy_iterator()]
+    return np.concatenate(images)
+
+
+def _make_extractor(choice, data_name, inception_weights):
+    from ganzoo import metrics as metrics_lib
+
+    if not isinstance(choice, str):
+        return choice
+    if choice == "auto":
+        choice = "digits" if data_name == "digits" else "inception"
+    if choice == "digits":
+        return metrics_lib.DigitsClassifierExtractor()
+    if choice == "inception":
+        return metrics_lib.InceptionV3Extractor(weights_path=inception_weights)
+    raise ValueError(f"Unknown extractor {choice!r}; use auto, digits or inception.")
+
+
+def _logits(outputs, extractor):
+    if "logits" not in outputs:
+        raise ValueError(f"{getattr(extractor, 'name', extractor)} has no classifier logits; "
+                         "the Inception Score and class histogram need them.")
+    return outputs["logits"]
+
+
+def _parzen(config, fake, real_test, metrics_lib, data):
+    # Bandwidth chosen on a validation set taken from the training split (never the test set).
+    train, _ = data.load(config.data.name, "train", config.data.image_size,
+                         config.data.data_dir)
+    validation = _first(train, min(1000, len(real_test)))
+    flat = lambda x: x.reshape(len(x), -1).astype(np.float64)  # noqa: E731
+    result = metrics_lib.parzen_log_likelihood(flat(fake), flat(real_test), flat(validation))
+    return {"parzen_log_likelihood": float(result.mean), "parzen_stderr": float(result.std_error),
+            "parzen_sigma": float(result.sigma)}
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_dir", required=True)
+    parser.add_argument("--metrics", default="fid,kid,is,pr",
+                        help=f"Comma-separated, from {','.join(METRICS)}.")
+    parser.add_argument("--num_samples", type=int, default=2000)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--extractor", default="auto", choices=["auto", "digits", "inception"])
+    parser.add_argument("--inception_weights", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate(args.model_dir, args.metrics, args.num_samples, args.split,
+                          args.extractor, args.seed, args.inception_weights)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
