@@ -91,9 +91,13 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Load the data before touching the run directory: a data error costs nothing.
     dataset, spec = data.load(config.data.name, "train", config.data.image_size,
                               config.data.data_dir)
+    # Only the chief writes the run directory; other workers write a scratch copy.
+    shared_dir, model_dir = model_dir, distribute.worker_dir(strategy, model_dir)
     _prepare_run_dir(config, model_dir)
     jit = t.jit_compile if t.jit_compile is not None else default_jit_compile(strategy)
     checkpoints = callbacks.list_checkpoints(os.path.join(model_dir, "checkpoints"))
+    # Resumed runs too: tf.data's shuffle order depends on the global seed.
+    keras.utils.set_random_seed(t.seed)
     with strategy.scope():
         if checkpoints:
             logging.info("Resuming from %s", checkpoints[-1])
@@ -124,7 +128,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         epochs, steps_per_epoch = t.steps // spe, spe
         if t.steps - step < spe or step % spe:
             epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
-        pipeline = type(gan).make_pipeline(dataset, spec, config, skip_batches=step)
+        pipeline = distribute.distribute_options(
+            type(gan).make_pipeline(dataset, spec, config, skip_batches=step), strategy)
         history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
                           steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
         metrics = {k: float(v[-1]) for k, v in history.history.items()}
@@ -137,7 +142,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             for key, value in report.items():
                 if isinstance(value, (int, float)):
                     tf.summary.scalar(f"report/{key}", value)
-    return {"model_dir": model_dir, "steps": int(gan.g_optimizer.iterations.numpy()),
+    distribute.remove_worker_dir(shared_dir, model_dir)
+    return {"model_dir": shared_dir, "steps": int(gan.g_optimizer.iterations.numpy()),
             "metrics": metrics, "report": report, "seconds": time.time() - start, "model": gan}
 
 

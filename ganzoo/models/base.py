@@ -229,7 +229,15 @@ class GAN(keras.Model):
         for tracker in self.trackers:
             if tracker.name in logs:
                 tracker.update_state(logs[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
+        return _step_outputs({tracker.name: tracker.result() for tracker in self.trackers})
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # G, D and both optimizers are built before `fit`, so Keras' symbolic
+        # build has nothing to do; skipping it also skips its cross-worker reduce
+        # of a data batch, which fails under MultiWorkerMirroredStrategy
+        # (keras-team/keras#20585).
+        if not self.built:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def _discriminator_step(self, real, labels, draw):
         batch = {"real": real, "labels": labels}
@@ -433,6 +441,17 @@ def _as_output_dict(out):
 def _metric_key(total_name, term):
     # "d_loss" + "gradient_penalty" -> "gradient_penalty"; adversarial parts stay implicit.
     return term if term != "adversarial" else f"{total_name}_adversarial"
+
+
+def _step_outputs(logs):
+    # Keras 3 averages step outputs over workers with a reduce along axis 0, which
+    # fails on scalars with several MultiWorkerMirroredStrategy workers
+    # (keras-team/keras#20585); a [1] axis makes that reduce the cross-worker mean.
+    strategy = tf.distribute.get_strategy()
+    if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
 
 
 def _num_replicas():

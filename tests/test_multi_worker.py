@@ -1,0 +1,207 @@
+"""Multi-worker training on loopback (`tools/launch_local.py`).
+
+- The launcher: TF_CONFIGs, prefixed logs, failure stops the others, restarts.
+- e2e: 2 worker processes (MultiWorkerMirroredStrategy, 1 CPU device each, the
+  global batch split between them) end with identical weights, equal to one
+  process on the same global batch; only the chief wrote the run directory.
+- e2e: a worker SIGKILLed mid-run; the launcher restarts the job, which resumes
+  from the newest checkpoint and ends exactly where an uninterrupted run ends.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ganzoo import train_lib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LAUNCHER = ROOT / "tools" / "launch_local.py"
+_spec = importlib.util.spec_from_file_location("launch_local", LAUNCHER)
+launch_local = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(launch_local)
+
+# The task's tiny DCGAN: global batch 16 = 8 per worker.
+TINY = ["model.width=8", "model.latent_dim=8", "train.steps_per_epoch=2",
+        "train.jit_compile=false"]
+
+
+# ------------------------------------------------------------------ launcher
+def test_tf_configs_describe_one_cluster():
+    configs = [json.loads(c) for c in launch_local.tf_configs(["127.0.0.1:5", "127.0.0.1:6"])]
+    assert [c["task"] for c in configs] == [{"type": "worker", "index": 0},
+                                            {"type": "worker", "index": 1}]
+    assert all(c["cluster"] == {"worker": ["127.0.0.1:5", "127.0.0.1:6"]} for c in configs)
+    ports = launch_local.free_ports(3)
+    assert len(set(ports)) == 3
+    command = launch_local.worker_command("ganzoo.train", ["--steps=3"])
+    assert command[1:] == ["-m", "ganzoo.train", "--steps=3", "--strategy=multi_worker"]
+    assert "--strategy=multi_worker" not in launch_local.worker_command(
+        "ganzoo.train", ["--strategy", "mirrored"])
+
+
+_FAKE_WORKER = '''
+import json, os, sys, time
+task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+marker = os.path.join(sys.argv[1], "attempted")
+print(f"hello from {task}", flush=True)
+if sys.argv[2] == "fail_once" and task == 1 and not os.path.exists(marker):
+    open(marker, "w").close()
+    sys.exit(3)
+if sys.argv[2] == "fail" and task == 1:
+    time.sleep(0.5)
+    sys.exit(3)
+if sys.argv[2] == "fail" and task == 0:
+    open(os.path.join(sys.argv[1], "pid0"), "w").write(str(os.getpid()))
+    time.sleep(60)
+'''
+
+
+def _fake_module(tmp_path, monkeypatch):
+    (tmp_path / "fake_worker.py").write_text(_FAKE_WORKER)
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    return "fake_worker"
+
+
+def test_a_failing_worker_stops_the_others(tmp_path, monkeypatch, capsys):
+    module = _fake_module(tmp_path, monkeypatch)
+    start = time.time()
+    code = launch_local.launch(2, [str(tmp_path), "fail"], module=module)
+    assert code == 3 and time.time() - start < 30
+    out = capsys.readouterr().out
+    assert "[worker 0] hello from 0" in out and "[worker 1] hello from 1" in out
+    assert "worker 1 failed (exit status 3)" in out
+    pid0 = int((tmp_path / "pid0").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid0, 0)  # the sleeping worker 0 was stopped, not left behind
+
+
+def test_the_job_is_restarted_after_a_failure(tmp_path, monkeypatch, capsys):
+    module = _fake_module(tmp_path, monkeypatch)
+    assert launch_local.launch(2, [str(tmp_path), "fail_once"], module=module,
+                               max_restarts=1) == 0
+    out = capsys.readouterr().out
+    assert "restarting the job (1/1)" in out and "attempt 2" in out
+    assert "all workers finished" in out
+
+
+# ------------------------------------------------------------------------ e2e
+class _Launch:
+    """`tools/launch_local.py` running tests/multi_worker_worker.py; output collected."""
+
+    def __init__(self, run_dir, steps, checkpoint_every, extra=(), launcher_args=()):
+        env = dict(os.environ, PYTHONPATH=f"{ROOT / 'tests'}{os.pathsep}"
+                                          f"{os.environ.get('PYTHONPATH', '')}")
+        sets = [a for s in TINY + [f"train.checkpoint_every={checkpoint_every}"]
+                for a in ("--set", s)]
+        self.proc = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), "--num_workers=2", "--module=multi_worker_worker",
+             *launcher_args, "--", "--model=dcgan", "--batch_size=16", f"--steps={steps}",
+             f"--model_dir={run_dir}", *sets, *extra],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines, self.queue = [], queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            self.queue.put(line)
+
+    def wait(self, timeout=400):
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)  # the launcher stops its workers
+                self.proc.wait(timeout=30)
+        self.reader.join(timeout=10)
+        return code
+
+    def output(self):
+        return "\n".join(self.lines)
+
+    def find(self, pattern):
+        return [m for line in self.lines if (m := re.search(pattern, line))]
+
+
+def _reference(tmp_path, steps, checkpoint_every):
+    """One process, default strategy, the same global batch: weights of G and D."""
+    config = train_lib.resolve_config(
+        "dcgan", overrides=TINY + [f"train.checkpoint_every={checkpoint_every}",
+                                   "train.batch_size=16", f"train.steps={steps}"])
+    gan = train_lib.run(config, str(tmp_path / "reference"), verbose=0)["model"]
+    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+
+
+def _worker_weights(path):
+    with np.load(path) as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+def _assert_same(a, b, atol):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=atol)
+
+
+@pytest.mark.e2e
+def test_two_workers_equal_one_process_and_only_the_chief_writes(tmp_path):
+    run = tmp_path / "run"
+    launch = _Launch(run, steps=4, checkpoint_every=2,
+                     extra=[f"--weights_out={tmp_path}/weights_{{task}}.npz"])
+    reference = _reference(tmp_path, steps=4, checkpoint_every=2)  # while workers start
+    assert launch.wait() == 0, launch.output()[-3000:]
+    w0, w1 = (_worker_weights(tmp_path / f"weights_{i}.npz") for i in (0, 1))
+    _assert_same(w0, w1, atol=1e-7)  # replicas stay in sync
+    _assert_same(w0, reference, atol=1e-5)  # and equal the single-process update
+    for name in ("checkpoints/ckpt-00000004.keras", "model.keras", "samples.png",
+                 "saved_model/1/saved_model.pb", "config.yaml"):
+        assert (run / name).exists(), name
+    # Only the chief wrote here: one TensorBoard writer, no worker scratch left.
+    assert len(list((run / "logs").glob("events.out.tfevents.*"))) == 1
+    assert not [p for p in run.rglob("*") if "workertemp" in p.name]
+
+
+@pytest.mark.e2e
+def test_killed_worker_is_restarted_and_the_run_resumes(tmp_path):
+    run = tmp_path / "run"
+    launch = _Launch(run, steps=8, checkpoint_every=4, launcher_args=["--max_restarts=1"],
+                     extra=[f"--weights_out={tmp_path}/weights_{{task}}.npz",
+                            "--sleep_per_epoch=1.0"])
+    try:
+        deadline = time.time() + 300
+        while not (run / "checkpoints" / "ckpt-00000004.keras").exists():
+            assert launch.proc.poll() is None, launch.output()[-3000:]
+            assert time.time() < deadline, "no checkpoint at step 4"
+            time.sleep(0.1)
+        pid = int(launch.find(r"worker 1 started: pid (\d+), attempt 1")[0].group(1))
+        os.kill(pid, signal.SIGKILL)
+        done_before_kill = max(int(m.group(1)) for m in launch.find(r"probe: step (\d+)"))
+    finally:
+        code = launch.wait()
+    out = launch.output()
+    assert code == 0, out[-3000:]
+    assert "worker 1 failed (exit status -9)" in out and "restarting the job" in out
+    # Both workers of the second attempt resumed from the step-4 checkpoint: at
+    # most one checkpoint interval of work is repeated.
+    resumed = [int(m.group(1)) for m in launch.find(r"probe: begin at step (\d+)")]
+    assert resumed == [0, 0, 4, 4], out[-3000:]
+    assert done_before_kill - 4 <= 4
+    # The run is complete and continues the uninterrupted trajectory exactly.
+    assert (run / "checkpoints" / "ckpt-00000008.keras").exists()
+    assert (run / "saved_model" / "1" / "saved_model.pb").exists()
+    assert not [p for p in run.rglob("*") if "workertemp" in p.name]
+    w0, w1 = (_worker_weights(tmp_path / f"weights_{i}.npz") for i in (0, 1))
+    _assert_same(w0, w1, atol=1e-7)
+    _assert_same(w0, _reference(tmp_path, steps=8, checkpoint_every=4), atol=1e-5)
