@@ -135,3 +135,26 @@ def test_multi_worker_input_is_sharded_by_data():
     assert (sharded.options().experimental_distribute.auto_shard_policy
             == tf.data.experimental.AutoShardPolicy.DATA)
     assert [b.tolist() for b in sharded.as_numpy_iterator()] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def _fit_dcgan(strategy, sync_batch_norm):
+    from gan_test_utils import IMAGE_SPEC, all_weights, compile_tiny, tiny_batch
+
+    from ganzoo.config import ModelConfig
+    from ganzoo.registry import get_model
+
+    norm = {"sync_batch_norm": sync_batch_norm}
+    config = ModelConfig(width=8, latent_dim=8, generator=dict(norm), discriminator=dict(norm))
+    with strategy.scope():
+        gan = compile_tiny(get_model("dcgan").from_data_spec(IMAGE_SPEC, config, seed=4))
+    x, y = tiny_batch(IMAGE_SPEC, batch_size=8)
+    gan.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), steps_per_epoch=1, verbose=0)
+    return all_weights(gan)
+
+
+def test_per_replica_batch_norm_breaks_equivalence(mirrored_strategy):
+    """`sync_batch_norm: false` normalises each replica's half batch on its own:
+    a documented trade (no collectives in BN), no longer the one-device update."""
+    single = _fit_dcgan(tf.distribute.get_strategy(), sync_batch_norm=False)
+    mirrored = _fit_dcgan(mirrored_strategy, sync_batch_norm=False)
+    assert max(float(abs(a - b).max()) for a, b in zip(single, mirrored)) > 1e-4
