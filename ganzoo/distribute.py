@@ -182,6 +182,22 @@ def remove_worker_dir(model_dir, written_dir):
         shutil.rmtree(written_dir, ignore_errors=True)
 
 
+def check_batch_size(batch_size, strategy):
+    """Raises unless the global batch splits evenly over the replicas.
+
+    An uneven split would still run, but each replica would average its loss
+    over a wrong global size and the noise slices would not line up: no longer
+    the one-device update.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ConfigError(
+            f"train.batch_size={batch_size} does not split evenly over {replicas} replicas; "
+            f"use a multiple of {replicas} (it is the global batch, split over all devices "
+            "of all workers)."
+        )
+
+
 def distribute_options(dataset, strategy):
     """Makes each worker read its slice of every global batch (multi-worker runs).
 

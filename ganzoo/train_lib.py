@@ -88,6 +88,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     if t.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.get_strategy(t.strategy, t.num_cpu_devices)
+    distribute.check_batch_size(t.batch_size, strategy)
     # Load the data before touching the run directory: a data error costs nothing.
     dataset, spec = data.load(config.data.name, "train", config.data.image_size,
                               config.data.data_dir)

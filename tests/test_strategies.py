@@ -158,3 +158,9 @@ def test_per_replica_batch_norm_breaks_equivalence(mirrored_strategy):
     single = _fit_dcgan(tf.distribute.get_strategy(), sync_batch_norm=False)
     mirrored = _fit_dcgan(mirrored_strategy, sync_batch_norm=False)
     assert max(float(abs(a - b).max()) for a, b in zip(single, mirrored)) > 1e-4
+
+
+def test_global_batch_must_split_evenly(mirrored_strategy):
+    distribute.check_batch_size(16, mirrored_strategy)
+    with pytest.raises(ConfigError, match="batch_size=15 .* 2 replicas"):
+        distribute.check_batch_size(15, mirrored_strategy)
