@@ -95,6 +95,27 @@ def test_the_job_is_restarted_after_a_failure(tmp_path, monkeypatch, capsys):
     assert "all workers finished" in out
 
 
+def test_ctrl_c_stops_every_worker(tmp_path, monkeypatch):
+    (tmp_path / "sleeper.py").write_text(
+        "import json, os, time\n"
+        "i = json.loads(os.environ['TF_CONFIG'])['task']['index']\n"
+        "open(f'pid{i}', 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, str(LAUNCHER), "--module=sleeper"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 30
+    while not all((tmp_path / f"pid{i}").exists() for i in (0, 1)) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)  # the pid files are written; let the launcher settle in its wait loop
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert "interrupted: stopping every worker" in proc.stdout.read()
+    for i in (0, 1):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int((tmp_path / f"pid{i}").read_text()), 0)
+
+
 # ------------------------------------------------------------------------ e2e
 class _Launch:
     """`tools/launch_local.py` running tests/multi_worker_worker.py; output collected."""

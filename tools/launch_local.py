@@ -162,7 +162,7 @@ def launch(num_workers, args, module="ganzoo.train", max_restarts=0, host="127.0
     return code if code > 0 else 1
 
 
-def _sigterm_to_interrupt(signum, frame):
+def _stop_signal(signum, frame):
     raise KeyboardInterrupt
 
 
@@ -188,7 +188,10 @@ def main(argv=None):
     ports = [int(p) for p in options.ports.split(",")] if options.ports else None
     if ports and len(ports) != options.num_workers:
         parser.error("--ports needs one port per worker")
-    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    # SIGINT explicitly too: a launcher started in the background of a script
+    # inherits SIGINT ignored, yet must still stop its workers when told.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop_signal)
     return launch(options.num_workers, unknown + passthrough, module=options.module,
                   max_restarts=options.max_restarts, host=options.host, ports=ports)
 
