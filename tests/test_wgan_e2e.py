@@ -1,4 +1,8 @@
-"""End to end: WGAN-GP trained on digits draws all ten digits (jit-compiled step)."""
+"""End to end: WGAN-GP trained on digits draws all ten digits.
+
+The step runs in the default mode (`train_lib.default_jit_compile`: graph mode on
+a oneDNN CPU); the XLA-compiled step is covered by `test_wgan.py`.
+"""
 
 import os
 import time
@@ -15,13 +19,11 @@ CONFIG = os.path.join(os.path.dirname(__file__), os.pardir, "configs", "wgan_gp_
 @pytest.mark.e2e
 def test_wgan_gp_draws_all_ten_digits(tmp_path):
     config = train_lib.resolve_config(config_file=CONFIG)
-    assert config.train.jit_compile is None  # default: XLA on one replica
     start = time.time()
     result = train_lib.run(config, str(tmp_path / "run"), verbose=2)
     seconds = time.time() - start
     gan, metrics = result["model"], result["metrics"]
     print(f"wgan_gp digits: {seconds:.0f}s, {result['steps']} steps, metrics {metrics}")
-    assert gan.jit_compile
     assert all(np.isfinite(v) for v in metrics.values())
     assert metrics["gradient_penalty"] < 1.0  # the critic is held near 1-Lipschitz
     confident, counts = check_digit_samples(gan.generate(1000, seed=123))
