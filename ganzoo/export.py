@@ -1,9 +1,21 @@
 """Exports a generator as a SavedModel that TF Serving can serve.
 
 Layout: `<export_dir>` is one version directory of TF Serving's
-`<model_base_path>/<name>/<version>/` convention. The `serving_default`
-signature (method `tensorflow/serving/predict`) takes a named float32 `latent`
-`[batch, latent_dim]` and returns named `images` in [-1, 1].
+`<model_base_path>/<name>/<version>/` convention, with warmup requests in
+`assets.extra/tf_serving_warmup_requests`. Signatures (method
+`tensorflow/serving/predict`), for every family:
+
+- `serving_default`: `latent` float32 `[B, latent_dim]` (+ the family's extra
+  inputs: `labels` int32 `[B]` for cgan/acgan, `codes` for infogan) -> `images`
+  float32 in [-1, 1].
+- `generate_uint8`: the same inputs -> `images` uint8 0..255 (pixels).
+- `generate_from_seed`: int64 `seed` and int32 `num_images` scalars (+ extra
+  inputs) -> `images`, equal to `gan.generate(num_images, seed)`: the latent is
+  the same stateless Philox draw as `GAN.sample_latent`.
+- whatever else the family adds (ssgan: `classify`, images -> class scores).
+
+Every input is checked in the graph (shape, a batch of at least one row, finite
+values): an empty batch is refused with INVALID_ARGUMENT, never answered.
 """
 
 import os
@@ -13,15 +25,22 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from ganzoo import validation
 
-def export_generator(gan, export_dir, overwrite=False):
-    """Writes `gan.generator` as a SavedModel with a `serving_default` signature.
+GENERATOR_SIGNATURES = ("serving_default", "generate_uint8", "generate_from_seed")
+
+
+def export_generator(gan, export_dir, overwrite=False, warmup=True):
+    """Writes `gan.generator` as a SavedModel with serving signatures and warmup requests.
 
     Args:
         gan: a ganzoo `GAN`.
         export_dir: str. Target directory, e.g. `export/models/dcgan/1`.
         overwrite: bool. Replace an existing export; otherwise an existing
             non-empty directory is an error (an export is never lost silently).
+        warmup: bool. Write `assets.extra/tf_serving_warmup_requests` (one
+            `PredictionLog` per signature) so TF Serving traces every
+            signature before the first real request.
 
     Returns:
         The export directory.
@@ -35,16 +54,26 @@ def export_generator(gan, export_dir, overwrite=False):
             f"Export directory {export_dir!r} already exists; pick a new version number "
             "or pass overwrite=True (--overwrite)."
         )
+    functions = serving_functions(gan)
     archive = keras.export.ExportArchive()
     archive.track(gan.generator)
-    for name, (fn, signature) in serving_functions(gan).items():
-        archive.add_endpoint(name=name, fn=fn, input_signature=signature)
+    if set(functions) - set(GENERATOR_SIGNATURES):
+        # Extra signatures (ssgan's `classify`) read the discriminator's variables.
+        archive.track(gan.discriminator)
+    for name, (fn, signature) in functions.items():
+        archive.add_endpoint(name=name, fn=_validated(fn, signature), input_signature=signature)
     # Write next to the target and rename, so a failed export leaves no half directory.
     parent = os.path.dirname(os.path.abspath(export_dir)) or "."
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         archive.write_out(tmp, verbose=False)
+        if warmup:
+            from ganzoo.serving import warmup as warmup_lib
+
+            name = os.path.basename(parent)
+            warmup_lib.write_warmup_requests(
+                tmp, warmup_lib.example_requests(gan, functions, name))
         if os.path.exists(export_dir):
             shutil.rmtree(export_dir)
         os.replace(tmp, export_dir)
@@ -55,19 +84,101 @@ def export_generator(gan, export_dir, overwrite=False):
 
 
 def serving_functions(gan):
-    """Signature name -> (function, input signature) for a model's generator.
+    """Signature name -> (function, input signature) for a model's SavedModel.
 
-    Families with extra inputs (labels, codes) define `serving_signatures()`.
+    Families with extra inputs (labels, codes) or extra signatures define
+    `serving_signatures()` with at least `serving_default`; the uint8 and seed
+    variants are built around that default function here, for every family.
     """
     if hasattr(gan, "serving_signatures"):
-        return gan.serving_signatures()
-    generator = gan.generator
+        functions = dict(gan.serving_signatures())
+    else:
+        generator = gan.generator
 
-    def serving_default(latent):
-        return {"images": generator(latent, training=False)}
+        def serving_default(latent):
+            return {"images": generator(latent, training=False)}
 
-    latent = tf.TensorSpec([None, gan.latent_dim], tf.float32, name="latent")
-    return {"serving_default": (serving_default, [latent])}
+        latent = tf.TensorSpec([None, gan.latent_dim], tf.float32, name="latent")
+        functions = {"serving_default": (serving_default, [latent])}
+    default_fn, default_signature = functions["serving_default"]
+    functions.setdefault("generate_uint8", _uint8_variant(default_fn, default_signature))
+    if default_signature[0].name == "latent":
+        functions.setdefault("generate_from_seed",
+                             _seed_variant(default_fn, default_signature, gan.latent_dim))
+    return functions
+
+
+def _uint8_variant(fn, signature):
+    def generate_uint8(*inputs):
+        images = fn(*inputs)["images"]
+        # Same mapping as `ganzoo.images.to_uint8`: round, then clip to 0..255.
+        pixels = tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0)
+        return {"images": tf.cast(pixels, tf.uint8)}
+
+    return generate_uint8, list(signature)
+
+
+def _seed_variant(fn, signature, latent_dim):
+    def generate_from_seed(seed, num_images, *extras):
+        # `GAN.sample_latent`'s draw: the same op, seed and algorithm give the same numbers.
+        latent = tf.random.stateless_normal(
+            tf.stack([num_images, latent_dim]), seed=tf.stack([seed, tf.zeros_like(seed)]),
+            alg="philox")
+        for spec, extra in zip(signature[1:], extras):
+            tf.debugging.assert_equal(
+                tf.shape(extra, out_type=tf.int32)[0], num_images,
+                message=f"'{spec.name}' must have num_images rows")
+        return fn(latent, *extras)
+
+    scalars = [tf.TensorSpec([], tf.int64, name="seed"),
+               tf.TensorSpec([], tf.int32, name="num_images")]
+    return generate_from_seed, scalars + list(signature[1:])
+
+
+def _validated(fn, signature):
+    """`validation.validated_serving_fn` for batched inputs; scalars are counts or seeds."""
+    batched = validation.validated_serving_fn(lambda *x: x, [s for s in signature if s.shape.rank])
+
+    def serving_fn(*inputs):
+        checked = iter(batched(*[x for s, x in zip(signature, inputs) if s.shape.rank]))
+        values = []
+        for spec, value in zip(signature, inputs):
+            if spec.shape.rank:
+                values.append(next(checked))
+                continue
+            if spec.name == "num_images":
+                check = tf.debugging.assert_positive(
+                    value, message="'num_images' must be at least 1")
+                with tf.control_dependencies([check]):
+                    value = tf.identity(value)
+            values.append(value)
+        return fn(*values)
+
+    serving_fn.__name__ = getattr(fn, "__name__", "serving_fn")
+    return serving_fn
+
+
+def write_models_config(path, models_root, base_path=None):
+    """Writes a TF Serving `model_config_list` text proto listing every model under a root.
+
+    Args:
+        path: str. Output file, e.g. `export/models.config`.
+        models_root: str. Directory holding `<name>/<version>/` exports.
+        base_path: str. Where the server sees `models_root` (e.g. `/models` in the
+            Docker container); defaults to its absolute path here.
+
+    Returns:
+        The list of model names written.
+    """
+    base_path = base_path or os.path.abspath(models_root)
+    names = sorted(n for n in os.listdir(models_root)
+                   if os.path.isdir(os.path.join(models_root, n)) and not n.startswith("."))
+    entries = "".join(
+        f'  config {{\n    name: "{n}"\n    base_path: "{base_path.rstrip("/")}/{n}"\n'
+        f'    model_platform: "tensorflow"\n  }}\n' for n in names)
+    with open(path, "w") as f:
+        f.write(f"model_config_list {{\n{entries}}}\n")
+    return names
 
 
 def main(argv=None):
@@ -79,6 +190,10 @@ def main(argv=None):
     parser.add_argument("--export_dir", required=True,
                         help="TF Serving version directory, e.g. export/models/dcgan/1.")
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing export.")
+    parser.add_argument("--models_config", default=None,
+                        help="Also write a model_config_list for every model next to this one.")
+    parser.add_argument("--serving_base_path", default=None,
+                        help="The models root as the server sees it (e.g. /models).")
     args = parser.parse_args(argv)
     from ganzoo.loading import load_gan
 
@@ -89,6 +204,10 @@ def main(argv=None):
         raise SystemExit(f"error: {e}") from None
     print(f"Exported {type(gan).__name__} generator to {path} "
           f"(signatures: {', '.join(serving_functions(gan))})")
+    if args.models_config:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        names = write_models_config(args.models_config, root, args.serving_base_path)
+        print(f"Wrote {args.models_config} ({', '.join(names)})")
 
 
 if __name__ == "__main__":
