@@ -12,6 +12,7 @@ batch: N replicas give the same update as one device on the same global batch.
 the TF kernel for runtime seeds: compare runs with the same `jit_compile`.)
 """
 
+import contextlib
 import inspect
 
 import keras
@@ -37,6 +38,10 @@ class GAN(keras.Model):
         latent_dim: int. Dimension of the noise vector z.
         d_steps: int. Discriminator updates per generator update (k). Defaults to 1.
         seed: int. Seed of the training noise. Defaults to 0.
+        unrolled_steps: int. Unrolled GAN (Metz et al. 2017): G's loss is taken
+            against D after this many differentiable look-ahead updates of a copy
+            of D (`ganzoo.models.unrolled`); D's own weights do not change. 0 (the
+            default) is the plain GAN.
         **kwargs: forwarded to `keras.Model`.
 
     Example:
@@ -53,8 +58,12 @@ class GAN(keras.Model):
     # Whether the discriminator/generator consume class labels.
     conditional: bool = False
 
-    def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0,
+                 unrolled_steps=0, **kwargs):
         super().__init__(**kwargs)
+        self.unrolled_steps = int(unrolled_steps)
+        if self.unrolled_steps < 0:
+            raise ValueError(f"unrolled_steps must be >= 0, got {unrolled_steps}.")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -96,7 +105,7 @@ class GAN(keras.Model):
         )
         generator, discriminator = cls.wrap_networks(generator, discriminator, config, spec)
         kwargs = {**kwargs, **config.options}
-        valid = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+        valid = set(_constructor_args(cls))
         unknown = set(kwargs) - valid
         if unknown:
             raise ConfigError(
@@ -190,9 +199,7 @@ class GAN(keras.Model):
     def get_config(self):
         """Every constructor argument, read from the same-named attribute."""
         config = super().get_config()
-        for name in inspect.signature(type(self).__init__).parameters:
-            if name in ("self", "kwargs"):
-                continue
+        for name in _constructor_args(type(self)):
             value = getattr(self, name)
             if isinstance(value, keras.layers.Layer):
                 value = keras.saving.serialize_keras_object(value)
@@ -265,8 +272,9 @@ class GAN(keras.Model):
         gen_inputs, batch["extras"] = self._sample_generator_inputs(tf.shape(real)[0], labels, draw)
         with tf.GradientTape() as tape:
             batch["fake"] = self.generator(gen_inputs, training=True)
-            fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
-            terms = self._generator_terms(fake_out, batch)
+            with self._unrolled_discriminator(batch):
+                fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
+                terms = self._generator_terms(fake_out, batch)
             loss, logs = self._total_loss(terms, self.generator, "g_loss")
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -292,6 +300,14 @@ class GAN(keras.Model):
 
     def _after_discriminator_update(self):
         """Hook run after every D update (WGAN's weight clipping)."""
+
+    def _unrolled_discriminator(self, batch):
+        """Context in which D has its weights after `unrolled_steps` look-ahead updates."""
+        if not self.unrolled_steps:
+            return contextlib.nullcontext()
+        from ganzoo.models import unrolled
+
+        return unrolled.unrolled_scope(self, batch, self.unrolled_steps)
 
     # ------------------------------------------------------------------ helpers
     def _total_loss(self, terms, network, name):
@@ -436,6 +452,22 @@ def _as_output_dict(out):
     out = dict(out) if isinstance(out, dict) else {"logits": out}
     out["logits"] = tf.reshape(out["logits"], [-1])
     return out
+
+
+def _constructor_args(cls):
+    """Constructor argument names of `cls` and of every GAN class it extends.
+
+    Families repeat only the base arguments they change and forward the rest
+    through `**kwargs`, so the base class's options (e.g. `unrolled_steps`) are
+    valid config keys and saved by `get_config` for every family.
+    """
+    names = {}
+    for klass in reversed(cls.__mro__):
+        if isinstance(klass, type) and issubclass(klass, GAN) and "__init__" in vars(klass):
+            for name in inspect.signature(klass.__init__).parameters:
+                if name not in ("self", "kwargs", "args"):
+                    names[name] = None
+    return list(names)
 
 
 def _metric_key(total_name, term):

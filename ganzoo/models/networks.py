@@ -123,7 +123,8 @@ def dcgan_generator(shape, input_dim, width=64, norm="batch", sync_batch_norm=Tr
 
 
 def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_norm=True,
-                        dropout=0.0, spectral_norm=False, name="discriminator"):
+                        dropout=0.0, spectral_norm=False, minibatch_discrimination=None,
+                        name="discriminator"):
     """DCGAN discriminator (Radford et al. 2015).
 
     Strided convolutions doubling the channels, LeakyReLU(0.2), batch norm on
@@ -139,6 +140,7 @@ def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_no
         dropout: float. Dropout rate after each block (0 in the paper).
         spectral_norm: bool. Wrap every Conv2D/Dense in
             `keras.layers.SpectralNormalization` (Miyato et al. 2018).
+        minibatch_discrimination: dict or None. See `output_heads`.
         name: str. Model name.
 
     Returns:
@@ -160,14 +162,29 @@ def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_no
             x = keras.layers.Dropout(dropout)(x)
     features = keras.layers.Flatten(name="features")(x)
     return keras.Model(
-        images, output_heads(features, heads, init, spectral_norm=spectral_norm), name=name
+        images, output_heads(features, heads, init, spectral_norm=spectral_norm,
+                             minibatch_discrimination=minibatch_discrimination), name=name
     )
 
 
-def output_heads(features, heads=None, initializer="glorot_uniform", spectral_norm=False):
-    """Dense heads on a feature vector: `{"features": features, name: Dense(units)}`."""
+def output_heads(features, heads=None, initializer="glorot_uniform", spectral_norm=False,
+                 minibatch_discrimination=None):
+    """Dense heads on a feature vector: `{"features": features, name: Dense(units)}`.
+
+    `minibatch_discrimination` (a dict of `ganzoo.layers.MinibatchDiscrimination`
+    arguments, e.g. `{"num_kernels": 50, "kernel_dim": 5}`; Salimans et al. 2016,
+    sec. 3.2) appends minibatch-similarity features before the heads, so any
+    discriminator builder that ends in `output_heads` offers the switch
+    (`model.discriminator.minibatch_discrimination`). `"features"` stays the
+    per-example vector, for feature matching.
+    """
     heads = heads or {"logits": 1}
     outputs = {"features": features}
+    if minibatch_discrimination:
+        from ganzoo.layers import MinibatchDiscrimination
+
+        features = MinibatchDiscrimination(
+            **minibatch_discrimination, name="minibatch_discrimination")(features)
     for head, units in heads.items():
         outputs[head] = maybe_spectral_norm(keras.layers.Dense(
             units, kernel_initializer=initializer, name=head, dtype="float32"
