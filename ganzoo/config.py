@@ -76,6 +76,38 @@ class DataConfig:
 
 
 @dataclasses.dataclass
+class GuardConfig:
+    """The divergence guard (`ganzoo.guard.DivergenceGuard`).
+
+    It watches every step's losses and, optionally, a discriminator that has won
+    outright (D(x) ~ 1 and D(G(z)) ~ 0 for `collapse_steps` steps in a row).
+
+    Args:
+        mode: str. `rollback` reloads the last good checkpoint, scales both
+            learning rates by `lr_factor` and continues; `stop` ends the run
+            with an error naming the step; `off` disables the guard.
+            Defaults to "rollback".
+        collapse_steps: int. Consecutive steps of a collapsed discriminator that
+            trip the guard; 0 (the default) checks only for non-finite losses.
+            Only applies to losses whose D output is a probability
+            (`non_saturating`, `minimax`, `maximum_likelihood`).
+        real_above: float. D(x) above this counts as collapsed. Defaults to 0.99.
+        fake_below: float. D(G(z)) below this counts as collapsed. Defaults to 0.01.
+        lr_factor: float. Learning-rate multiplier per rollback, in (0, 1).
+            Defaults to 0.5.
+        max_rollbacks: int. Rollbacks allowed in one run before it stops with
+            an error. Defaults to 3.
+    """
+
+    mode: str = "rollback"
+    collapse_steps: int = 0
+    real_above: float = 0.99
+    fake_below: float = 0.01
+    lr_factor: float = 0.5
+    max_rollbacks: int = 3
+
+
+@dataclasses.dataclass
 class TrainConfig:
     """How to train.
 
@@ -102,6 +134,11 @@ class TrainConfig:
         checkpoint_every: int. Steps between checkpoints.
         keep_checkpoints: int. Checkpoints kept on disk.
         deterministic: bool. Enable TF op determinism (bit-identical reruns).
+        best_metric: str or None. A logged metric (e.g. `g_loss`) whose best
+            value's checkpoint is kept as `checkpoints/best.keras`; None keeps
+            no best checkpoint.
+        best_mode: str. `min` or `max`: which value of `best_metric` is best.
+        guard: GuardConfig. Divergence guard (non-finite losses, collapsed D).
     """
 
     steps: int = 3000
@@ -120,6 +157,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     deterministic: bool = False
+    best_metric: str | None = None
+    best_mode: str = "min"
+    guard: GuardConfig = dataclasses.field(default_factory=GuardConfig)
 
 
 @dataclasses.dataclass
@@ -284,6 +324,7 @@ def validate(config: ExperimentConfig):
         raise ConfigError(
             f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(strategies)}."
         )
+    _validate_guard(t)
     if config.data.image_size is not None and config.data.image_size <= 0:
         raise ConfigError("Config key 'data.image_size' must be positive or null.")
     if config.model.name == "wgan_gp" and config.model.discriminator.get("norm") == "batch":
@@ -292,3 +333,27 @@ def validate(config: ExperimentConfig):
             "is per example and batch norm couples the examples (Gulrajani et al. 2017); "
             "set it to 'layer' (the default) or 'none'."
         )
+
+
+def _validate_guard(t):
+    g = t.guard
+    if g.mode not in ("rollback", "stop", "off"):
+        raise ConfigError(
+            f"Config key 'train.guard.mode' is {g.mode!r}; choose rollback (reload the last "
+            "good checkpoint with lower learning rates), stop, or off."
+        )
+    if not 0.0 < g.lr_factor < 1.0:
+        raise ConfigError(
+            f"Config key 'train.guard.lr_factor' must be in (0, 1), got {g.lr_factor} "
+            "(it multiplies both learning rates at each rollback; e.g. 0.5)."
+        )
+    for key, value in (("collapse_steps", g.collapse_steps), ("max_rollbacks", g.max_rollbacks)):
+        if value < 0:
+            raise ConfigError(f"Config key 'train.guard.{key}' must be >= 0, got {value}.")
+    if not 0.0 <= g.fake_below < g.real_above <= 1.0:
+        raise ConfigError(
+            f"Config keys 'train.guard.fake_below' ({g.fake_below}) and 'train.guard.real_above' "
+            f"({g.real_above}) must satisfy 0 <= fake_below < real_above <= 1 (e.g. 0.01, 0.99)."
+        )
+    if t.best_mode not in ("min", "max"):
+        raise ConfigError(f"Config key 'train.best_mode' is {t.best_mode!r}; choose min or max.")

@@ -2,8 +2,11 @@
 
 A run directory holds:
     config.yaml          the resolved config (repeat the run with --config)
-    run.json             versions, command line, start time
-    checkpoints/         ckpt-XXXXXXXX.keras (weights + both optimizers + step)
+    run.json             versions, command line, host; `history` of every invocation
+    .lock                pid/host of the process training here (`ganzoo.run_dir`)
+    guard.json           divergence-guard events and rollbacks (`ganzoo.guard`)
+    checkpoints/         ckpt-XXXXXXXX.keras (weights + both optimizers + step),
+                         index.json, best.keras (with train.best_metric)
     samples/             step_XXXXXXXX.png grids from fixed noise
     logs/                TensorBoard scalars and sample images
     model.keras          the final model
@@ -13,24 +16,24 @@ Running again with the same directory resumes from the newest checkpoint.
 
 import json
 import os
-import platform
 import sys
 import time
 
 import keras
 import tensorflow as tf
 import yaml
-from absl import logging
 
-from ganzoo import __version__, callbacks, data, distribute, export
+from ganzoo import callbacks, data, distribute, export, run_dir, validation
 from ganzoo import config as config_lib
+from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
 from ganzoo.registry import get_model
 
 # Config keys that may change when a run is resumed (they do not change the model).
 _RESUMABLE_KEYS = (
     "train.steps", "train.steps_per_epoch", "train.sample_every", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.jit_compile", "data.data_dir",
+    "train.keep_checkpoints", "train.jit_compile", "data.data_dir", "train.best_metric",
+    "train.best_mode", *(f"train.guard.{k}" for k in config_lib.GuardConfig.__dataclass_fields__),
 )
 
 
@@ -92,18 +95,19 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Load the data before touching the run directory: a data error costs nothing.
     dataset, spec = data.load(config.data.name, "train", config.data.image_size,
                               config.data.data_dir)
+    validation.check_dataset(dataset, spec)
     # Only the chief writes the run directory; other workers write a scratch copy.
     shared_dir, model_dir = model_dir, distribute.worker_dir(strategy, model_dir)
-    _prepare_run_dir(config, model_dir)
+    # Read-only checks first; nothing in the run directory changes until they pass.
+    _prepare_run_dir(config, model_dir, write=False)
     jit = t.jit_compile if t.jit_compile is not None else default_jit_compile(strategy)
-    checkpoints = callbacks.list_checkpoints(os.path.join(model_dir, "checkpoints"))
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
     # Resumed runs too: tf.data's shuffle order depends on the global seed.
     keras.utils.set_random_seed(t.seed)
     with strategy.scope():
-        if checkpoints:
-            logging.info("Resuming from %s", checkpoints[-1])
-            gan = keras.models.load_model(checkpoints[-1])
-            gan.jit_compile = jit
+        gan, resumed, corrupt = run_dir.load_latest(callbacks.list_checkpoints(ckpt_dir), jit)
+        if resumed:
+            print(f"Resuming from {resumed} (step {int(gan.g_optimizer.iterations.numpy())})")
         else:
             keras.utils.set_random_seed(t.seed)
             gan = build_model(config, spec)
@@ -112,11 +116,19 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                 g_optimizer=make_optimizer(t.g_optimizer),
                 loss=t.loss, label_smoothing=t.label_smoothing, jit_compile=jit,
             )
+    validation.check_best_metric(t.best_metric, gan)
+    lock = run_dir.RunLock(model_dir).acquire()
+    run_dir.quarantine(corrupt)
+    run_dir.remove_temporary_files(ckpt_dir)
+    _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()))
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
+    guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
     cbs = [
+        guard,
         callbacks.Scalars(writer),
         callbacks.SampleGrid(model_dir, t.sample_every, writer, seed=t.seed),
-        callbacks.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints),
+        run_dir.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints,
+                           t.best_metric, t.best_mode, guard=guard),
         *gan.extra_callbacks(config, spec, model_dir, writer),
         *extra_callbacks,
     ]
@@ -133,6 +145,9 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             type(gan).make_pipeline(dataset, spec, config, skip_batches=step), strategy)
         history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
                           steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
+        if guard.tripped:  # stop: raises; rollback: continues from the last good checkpoint
+            gan = guard.recover(gan, ckpt_dir, strategy, jit)
+            continue
         metrics = {k: float(v[-1]) for k, v in history.history.items()}
     finish_run(gan, model_dir, seed=t.seed)
     report = gan.run_report(config, spec)
@@ -143,6 +158,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             for key, value in report.items():
                 if isinstance(value, (int, float)):
                     tf.summary.scalar(f"report/{key}", value)
+    lock.release()
     distribute.remove_worker_dir(shared_dir, model_dir)
     return {"model_dir": shared_dir, "steps": int(gan.g_optimizer.iterations.numpy()),
             "metrics": metrics, "report": report, "seconds": time.time() - start, "model": gan}
@@ -203,9 +219,12 @@ def finish_run(gan, model_dir, seed=0):
     export.export_generator(gan, os.path.join(model_dir, "saved_model", "1"), overwrite=True)
 
 
-def _prepare_run_dir(config, model_dir):
-    """Creates the run directory, or checks that a resumed run's config is compatible."""
+def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
+    """Checks that a resumed run's config is compatible and no live process holds
+    the directory; with `write`, creates it and writes config.yaml and run.json."""
     path = os.path.join(model_dir, "config.yaml")
+    if not write:
+        run_dir.RunLock(model_dir).check()
     if os.path.exists(path):
         with open(path) as f:
             previous = _flat(yaml.safe_load(f) or {})
@@ -220,16 +239,14 @@ def _prepare_run_dir(config, model_dir):
                 f"{model_dir!r} holds a run with a different config ({details}). Resume it "
                 "with the same settings (--config " + path + "), or use a new --model_dir."
             )
+    if not write:
+        return
     os.makedirs(model_dir, exist_ok=True)
     with open(path + ".tmp", "w") as f:
         f.write(config_lib.to_yaml(config))
     os.replace(path + ".tmp", path)
-    with open(os.path.join(model_dir, "run.json"), "w") as f:
-        json.dump({
-            "ganzoo": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "python": platform.python_version(), "argv": sys.argv,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }, f, indent=2)
+    run_dir.write_run_json(model_dir, {"resumed_from_step": resumed_step,
+                                       "deterministic": config.train.deterministic})
 
 
 def _flat(values, prefix=""):

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses as losses_lib
+from ganzoo import validation
 
 # Losses whose discriminator output is a logit of P(real); D(x) is logged as a probability.
 _PROBABILITY_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
@@ -389,7 +390,7 @@ class GAN(keras.Model):
                 f"{type(self).__name__} is unconditional: it takes no labels or codes. "
                 "Use a conditional model (cgan, acgan) or infogan for that."
             )
-        return tf.convert_to_tensor(latent, tf.float32)
+        return validation.check_latent(latent, self.latent_dim)
 
     def sample_grid(self, seed=0):
         """A uint8 picture of samples for PNGs and TensorBoard (10x10 fixed-noise grid).
@@ -414,7 +415,7 @@ class GAN(keras.Model):
         Returns:
             float32 numpy array `[num_images, ...]`.
         """
-        latent = self.sample_latent(int(num_images), seed)
+        latent = self.sample_latent(validation.check_num_images(num_images), seed)
         inputs = self.generator_inputs(latent, labels=labels, codes=codes)
         chunks = []
         for start in range(0, int(num_images), batch_size):

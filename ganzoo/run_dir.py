@@ -1,0 +1,448 @@
+"""A run directory that survives crashes: a lock, safe checkpoints, a run history.
+
+- **Lock** (`RunLock`): `<run>/.lock` holds the pid, host and start time of the
+  process training into the directory. A second process is refused with a
+  message naming the first; a lock whose process is gone (same host, pid dead
+  or reused) is stale and taken over with a warning.
+- **Checkpoints** (`Checkpoint`, `save_checkpoint`): written to a temporary
+  file, fsynced and renamed, so a crash while saving leaves the previous one
+  loadable. Non-finite weights or losses are never saved. The newest `keep`
+  stay, plus the newest *healthy* one (saved while the divergence guard saw no
+  trouble), plus `best.keras` for a configured metric. `checkpoints/index.json`
+  records each file's step, health and metrics.
+- **Resume** (`load_latest`): the newest checkpoint that loads; a truncated or
+  corrupt one is skipped with a warning and renamed `*.corrupt` once the lock
+  is held.
+- **History** (`write_run_json`): `run.json` holds this invocation's versions,
+  command line and host, and a `history` list with every earlier invocation.
+
+Test hooks (environment variables read only by the crash tests):
+    GANZOO_TEST_CRASH_IN_SAVE=STEP   SIGKILL after the temporary checkpoint file
+                                     of STEP is written, before the rename.
+    GANZOO_TEST_CRASH_AT_STEP=STEP   SIGKILL at the start of the batch after STEP.
+"""
+
+import atexit
+import glob
+import json
+import math
+import os
+import platform
+import shlex
+import signal
+import socket
+import sys
+import time
+
+import keras
+import numpy as np
+from absl import logging
+
+from ganzoo import callbacks
+
+LOCK_NAME = ".lock"
+INDEX_NAME = "index.json"
+BEST_NAME = "best.keras"
+_HELD = set()  # lock paths held by this process
+
+
+class RunLockedError(RuntimeError):
+    """Another live process is training into the same run directory."""
+
+
+# --------------------------------------------------------------------- lock
+class RunLock:
+    """An exclusive lock on a run directory (`<run>/.lock`, JSON).
+
+    Args:
+        model_dir: str. The run directory.
+
+    Example:
+
+    >>> lock = RunLock("runs/dcgan").acquire()   # raises RunLockedError if busy
+    >>> lock.release()
+    """
+
+    def __init__(self, model_dir):
+        self.model_dir = model_dir
+        self.path = os.path.join(model_dir, LOCK_NAME)
+
+    def check(self):
+        """Raises `RunLockedError` if a live process holds the lock; writes nothing."""
+        holder = _read_json(self.path)
+        if holder is not None and os.path.abspath(self.path) not in _HELD and _alive(holder):
+            raise RunLockedError(self._busy_message(holder))
+        return holder
+
+    def acquire(self):
+        """Takes the lock (atomically; a stale lock is taken over with a warning)."""
+        os.makedirs(self.model_dir, exist_ok=True)
+        me = _process_record()
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self.check()
+                if holder is not None:
+                    logging.warning(
+                        "Taking over a stale lock on %s: %s is no longer running.",
+                        self.model_dir, _describe(holder))
+                    print(f"warning: stale lock on {self.model_dir} ({_describe(holder)} is "
+                          "gone); taking it over.", flush=True)
+                try:
+                    os.remove(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            _HELD.add(os.path.abspath(self.path))
+            atexit.register(self.release)
+            return self
+        raise RunLockedError(f"Could not lock {self.model_dir!r}: another process keeps "
+                             "taking the lock. Use a different --model_dir.")
+
+    def release(self):
+        """Removes the lock if this process holds it."""
+        key = os.path.abspath(self.path)
+        if key in _HELD:
+            _HELD.discard(key)
+            holder = _read_json(self.path)
+            if holder and holder.get("pid") == os.getpid():
+                os.remove(self.path)
+
+    def _busy_message(self, holder):
+        return (
+            f"Run directory {self.model_dir!r} is in use by {_describe(holder)}. Two runs "
+            "cannot train into one directory: wait for it to finish, stop it (kill "
+            f"{holder.get('pid')}), or pass a different --model_dir. If that process is "
+            f"really gone (e.g. on another host), delete {self.path}."
+        )
+
+
+def _process_record():
+    return {"pid": os.getpid(), "host": socket.gethostname(), "boot": _boot_id(),
+            "proc_start": _proc_start(os.getpid()),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv}
+
+
+def _describe(holder):
+    return (f"pid {holder.get('pid')} on {holder.get('host')} (started "
+            f"{holder.get('started')}: {shlex.join(str(a) for a in holder.get('argv', []))})")
+
+
+def _alive(holder):
+    """Whether the lock holder may still run (True when it cannot be checked)."""
+    if holder.get("host") != socket.gethostname():
+        return True  # another host's process cannot be checked from here
+    if holder.get("boot") and holder.get("boot") != _boot_id():
+        return False  # the machine rebooted since
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return False  # this process, from a run that ended with an error
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    start = _proc_start(pid)
+    # A recycled pid belongs to a process that started at another time.
+    return not (start and holder.get("proc_start") and start != holder["proc_start"])
+
+
+def _proc_start(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+# -------------------------------------------------------------- checkpoints
+def save_checkpoint(model, directory, step, keep, logs=None, healthy=True,
+                    best_metric=None, best_mode="min"):
+    """Saves `model` as `ckpt-<step>.keras` atomically, then prunes old ones.
+
+    Args:
+        model: a compiled ganzoo GAN.
+        directory: str. The `checkpoints/` directory.
+        step: int. The generator step, used in the file name.
+        keep: int. Newest checkpoints kept (the newest healthy one is kept too).
+        logs: dict or None. The epoch's metrics, recorded in `index.json`.
+        healthy: bool. False while the divergence guard suspects trouble; such
+            a checkpoint is never a rollback target.
+        best_metric: str or None. Metric in `logs` whose best value is kept as
+            `best.keras`.
+        best_mode: str. `min` or `max`.
+
+    Returns:
+        The checkpoint path, or None when the state is non-finite (not saved).
+    """
+    logs = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+    bad = nonfinite_state(model, logs)
+    if bad:
+        logging.warning("Not saving a checkpoint at step %d: %s is not finite.", step, bad)
+        print(f"warning: checkpoint at step {step} refused: {bad} is not finite; "
+              "the previous checkpoints stay.", flush=True)
+        return None
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"ckpt-{step:08d}.keras")
+    tmp = os.path.join(directory, f".tmp-ckpt-{step:08d}.keras")
+    model.save(tmp)
+    _fsync(tmp)
+    if os.environ.get("GANZOO_TEST_CRASH_IN_SAVE") == str(step):
+        os.kill(os.getpid(), signal.SIGKILL)  # test hook: a crash mid-save
+    os.replace(tmp, path)
+    _fsync(directory)
+    index = read_index(directory)
+    index["checkpoints"][os.path.basename(path)] = {"step": step, "healthy": healthy,
+                                                    "metrics": logs}
+    if best_metric and healthy and _improves(index.get("best"), logs.get(best_metric), best_mode):
+        link = os.path.join(directory, ".tmp-" + BEST_NAME)
+        if os.path.exists(link):
+            os.remove(link)
+        os.link(path, link)  # the same bytes under a name pruning never touches
+        os.replace(link, os.path.join(directory, BEST_NAME))
+        index["best"] = {"step": step, "metric": best_metric, "value": logs[best_metric],
+                         "mode": best_mode}
+    _prune(directory, index, keep)
+    _write_json(os.path.join(directory, INDEX_NAME), index)
+    return path
+
+
+def nonfinite_state(model, logs=None):
+    """Names the first non-finite loss in `logs` or weight of `model`; None if all finite."""
+    for key, value in (logs or {}).items():
+        if _is_number(value) and not math.isfinite(float(value)):
+            return f"{key}={value}"
+    for variable in model.weights:
+        if variable.dtype in ("float16", "bfloat16", "float32", "float64"):
+            if not np.isfinite(keras.ops.convert_to_numpy(variable)).all():
+                return f"weight {variable.path}"
+    return None
+
+
+def read_index(directory):
+    index = _read_json(os.path.join(directory, INDEX_NAME)) or {}
+    index.setdefault("checkpoints", {})
+    return index
+
+
+def healthy_checkpoints(directory, before_step=None, index=None):
+    """Checkpoints fit to roll back to (not marked unhealthy), oldest first."""
+    marked = (index or read_index(directory))["checkpoints"]
+    return [p for p in callbacks.list_checkpoints(directory)
+            if marked.get(os.path.basename(p), {}).get("healthy", True)
+            and (before_step is None or _step_of(p) <= before_step)]
+
+
+def discard_after(directory, step):
+    """Deletes checkpoints newer than `step` (an abandoned trajectory, after a rollback)."""
+    index = read_index(directory)
+    for path in callbacks.list_checkpoints(directory):
+        if _step_of(path) > step:
+            os.remove(path)
+            index["checkpoints"].pop(os.path.basename(path), None)
+    _write_json(os.path.join(directory, INDEX_NAME), index)
+
+
+def load_latest(paths, jit_compile=None):
+    """Loads the newest loadable checkpoint among `paths` (oldest first).
+
+    A file that fails to load (truncated, corrupt) is skipped with a warning.
+
+    Returns:
+        `(model, path, skipped)`: the model and its file, or `(None, None,
+        skipped)` when `paths` is empty; `skipped` lists the unloadable files.
+
+    Raises:
+        RuntimeError: every checkpoint failed to load.
+    """
+    skipped = []
+    for path in reversed(list(paths)):
+        try:
+            model = keras.models.load_model(path)
+        except Exception as e:  # zipfile, h5py and Keras raise many types for a bad file
+            logging.warning("Checkpoint %s cannot be loaded (%s); trying the previous one.",
+                            path, e)
+            print(f"warning: checkpoint {path} is unreadable ({type(e).__name__}: "
+                  f"{str(e)[:200]}); falling back to the previous one.", flush=True)
+            skipped.append(path)
+            continue
+        if jit_compile is not None:
+            model.jit_compile = jit_compile
+        return model, path, skipped
+    if skipped:
+        raise RuntimeError(
+            f"None of the checkpoints could be loaded ({', '.join(skipped)}). Move them "
+            "aside to start this run afresh, or use a new --model_dir.")
+    return None, None, skipped
+
+
+def quarantine(paths):
+    """Renames unloadable checkpoints to `*.corrupt` (kept for inspection)."""
+    for path in paths:
+        if os.path.exists(path):
+            os.replace(path, path + ".corrupt")
+
+
+def remove_temporary_files(directory):
+    """Deletes `.tmp-*` leftovers of a save that crashed."""
+    for path in glob.glob(os.path.join(directory, ".tmp-*")):
+        os.remove(path)
+
+
+class Checkpoint(callbacks.Checkpoint):
+    """`callbacks.Checkpoint` with finite-state checks, health marks and a best model.
+
+    Args:
+        run_dir: str. The run directory.
+        every: int. Steps between checkpoints.
+        keep: int. Newest checkpoints kept (plus the newest healthy one).
+        best_metric: str or None. Logged metric whose best checkpoint is kept.
+        best_mode: str. `min` or `max`.
+        guard: `ganzoo.guard.DivergenceGuard` or None. While it suspects
+            trouble checkpoints are marked unhealthy; once it trips, none is saved.
+    """
+
+    def __init__(self, run_dir, every, keep=3, best_metric=None, best_mode="min", guard=None):
+        super().__init__(run_dir, every, keep)
+        self.best_metric, self.best_mode, self.guard = best_metric, best_mode, guard
+        self._crash_at = os.environ.get("GANZOO_TEST_CRASH_AT_STEP")
+        self._logs = {}
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if (self.guard is not None and self.guard.mode == "rollback"
+                and not callbacks.list_checkpoints(self.dir)):
+            self._save(self._last, {})  # a rollback target before the first interval
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._logs = dict(logs or {})
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._crash_at is not None and self.step() == int(self._crash_at):
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook: a crash between two steps
+
+    def run(self, step, logs):
+        self._save(step, logs)
+
+    def on_train_end(self, logs=None):
+        step = self.step()
+        if step != self._last or not callbacks.list_checkpoints(self.dir):
+            self._save(step, self._logs)
+
+    def _save(self, step, logs):
+        if self.guard is not None and self.guard.tripped:
+            return None
+        healthy = self.guard is None or self.guard.healthy
+        return save_checkpoint(self.model, self.dir, step, self.keep, logs, healthy,
+                               self.best_metric, self.best_mode)
+
+
+def _prune(directory, index, keep):
+    paths = callbacks.list_checkpoints(directory)
+    healthy = healthy_checkpoints(directory, index=index)
+    protected = set(paths[-keep:]) | set(healthy[-1:])
+    for path in paths:
+        if path not in protected:
+            os.remove(path)
+            index["checkpoints"].pop(os.path.basename(path), None)
+
+
+def _improves(best, value, mode):
+    if value is None or not math.isfinite(value):
+        return False
+    if not best:
+        return True
+    return value < best["value"] if mode == "min" else value > best["value"]
+
+
+def _step_of(path):
+    return int(os.path.basename(path)[len("ckpt-"):-len(".keras")])
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
+def _fsync(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------ history
+def write_run_json(model_dir, extra=None):
+    """Writes `run.json`: this invocation at the top level, every one in `history`.
+
+    Args:
+        model_dir: str. The run directory.
+        extra: dict or None. More fields for this invocation (e.g. resumed step).
+    """
+    import tensorflow as tf
+
+    from ganzoo import __version__
+
+    path = os.path.join(model_dir, "run.json")
+    previous = _read_json(path) or {}
+    history = previous.get("history")
+    if history is None:  # a run.json written before the history existed
+        history = [previous] if previous else []
+    entry = {
+        "ganzoo": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "numpy": np.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "host": socket.gethostname(), "pid": os.getpid(),
+        "argv": sys.argv, "command": command_line(), "cwd": os.getcwd(),
+        "env": {k: os.environ[k] for k in _RECORDED_ENV if k in os.environ},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(extra or {}),
+    }
+    _write_json(path, {**entry, "history": [*history, entry]})
+
+
+_RECORDED_ENV = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "TF_CONFIG",
+                 "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED", "OMP_NUM_THREADS")
+
+
+def command_line():
+    """The command that started this process, as a shell line that repeats it."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(os.path.join("ganzoo", "train.py")):
+        argv = ["-m", "ganzoo.train", *argv[1:]]
+    return shlex.join([sys.executable, *argv])
+
+
+# ------------------------------------------------------------------ helpers
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path, value):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2, default=str)
+    os.replace(tmp, path)
