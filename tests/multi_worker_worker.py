@@ -2,7 +2,8 @@
 
 Runs the real CLI (flags, config, `train_lib.run`) and adds:
     --weights_out=PATH   save G and D weights to PATH (`{task}` -> TF_CONFIG index)
-                         when the run ends, so a test can compare workers.
+                         and the last metrics to PATH.metrics.json when the run
+                         ends, so a test can compare workers.
     --sleep_per_epoch=S  sleep S seconds after each epoch, so a test can kill a
                          worker mid-run at a known point.
 It prints `probe: begin at step N` when training starts and `probe: step N`
@@ -49,8 +50,10 @@ def _probed_run(config, model_dir, verbose="auto", extra_callbacks=()):
     if FLAGS.weights_out:
         task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {}).get("index", 0)
         gan = result["model"]
-        np.savez(FLAGS.weights_out.format(task=task),
-                 *[v.numpy() for v in gan.generator.weights + gan.discriminator.weights])
+        path = FLAGS.weights_out.format(task=task)
+        np.savez(path, *[v.numpy() for v in gan.generator.weights + gan.discriminator.weights])
+        with open(path + ".metrics.json", "w") as f:
+            json.dump(result["metrics"], f)
     return result
 
 

@@ -161,13 +161,30 @@ def _reference(tmp_path, steps, checkpoint_every):
     config = train_lib.resolve_config(
         "dcgan", overrides=TINY + [f"train.checkpoint_every={checkpoint_every}",
                                    "train.batch_size=16", f"train.steps={steps}"])
-    gan = train_lib.run(config, str(tmp_path / "reference"), verbose=0)["model"]
-    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+    result = train_lib.run(config, str(tmp_path / "reference"), verbose=0)
+    gan = result["model"]
+    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights], result["metrics"]
 
 
-def _worker_weights(path):
-    with np.load(path) as f:
-        return [f[f"arr_{i}"] for i in range(len(f.files))]
+def _worker_results(tmp_path):
+    """Each worker's final weights and last (cross-worker reduced) metrics."""
+    results = []
+    for task in (0, 1):
+        path = tmp_path / f"weights_{task}.npz"
+        with np.load(path) as f:
+            weights = [f[f"arr_{i}"] for i in range(len(f.files))]
+        results.append((weights, json.loads(path.with_name(path.name + ".metrics.json")
+                                            .read_text())))
+    return results
+
+
+def _assert_matches_reference(tmp_path, reference):
+    (w0, m0), (w1, m1) = _worker_results(tmp_path)
+    _assert_same(w0, w1, atol=1e-7)  # replicas stay in sync
+    _assert_same(w0, reference[0], atol=1e-5)  # and equal the single-process update
+    assert m0 == m1 and set(m0) == set(reference[1])
+    for key, value in reference[1].items():  # losses and scores reduced over both workers
+        np.testing.assert_allclose(m0[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 def _assert_same(a, b, atol):
@@ -183,9 +200,7 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(tmp_path):
                      extra=[f"--weights_out={tmp_path}/weights_{{task}}.npz"])
     reference = _reference(tmp_path, steps=4, checkpoint_every=2)  # while workers start
     assert launch.wait() == 0, launch.output()[-3000:]
-    w0, w1 = (_worker_weights(tmp_path / f"weights_{i}.npz") for i in (0, 1))
-    _assert_same(w0, w1, atol=1e-7)  # replicas stay in sync
-    _assert_same(w0, reference, atol=1e-5)  # and equal the single-process update
+    _assert_matches_reference(tmp_path, reference)
     for name in ("checkpoints/ckpt-00000004.keras", "model.keras", "samples.png",
                  "saved_model/1/saved_model.pb", "config.yaml"):
         assert (run / name).exists(), name
@@ -223,6 +238,4 @@ def test_killed_worker_is_restarted_and_the_run_resumes(tmp_path):
     assert (run / "checkpoints" / "ckpt-00000008.keras").exists()
     assert (run / "saved_model" / "1" / "saved_model.pb").exists()
     assert not [p for p in run.rglob("*") if "workertemp" in p.name]
-    w0, w1 = (_worker_weights(tmp_path / f"weights_{i}.npz") for i in (0, 1))
-    _assert_same(w0, w1, atol=1e-7)
-    _assert_same(w0, _reference(tmp_path, steps=8, checkpoint_every=4), atol=1e-5)
+    _assert_matches_reference(tmp_path, _reference(tmp_path, steps=8, checkpoint_every=4))
