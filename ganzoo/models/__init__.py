@@ -3,6 +3,7 @@
 from ganzoo.models import (
     dcgan,  # noqa: F401
     resnet,  # noqa: F401
+    semi_supervised,  # noqa: F401
     vanilla,  # noqa: F401
     wgan,  # noqa: F401
 )

@@ -39,6 +39,10 @@ class GAN(keras.Model):
         latent_dim: int. Dimension of the noise vector z.
         d_steps: int. Discriminator updates per generator update (k). Defaults to 1.
         seed: int. Seed of the training noise. Defaults to 0.
+        feature_matching: bool. Train G by feature matching (Salimans et al.
+            2016, sec. 3.1) instead of the adversarial generator loss. Defaults to False.
+        feature_matching_layer: str. Output of D whose batch mean is matched.
+            Defaults to "features" (D's last hidden layer).
         unrolled_steps: int. Unrolled GAN (Metz et al. 2017): G's loss is taken
             against D after this many differentiable look-ahead updates of a copy
             of D (`ganzoo.models.unrolled`); D's own weights do not change. 0 (the
@@ -60,11 +64,14 @@ class GAN(keras.Model):
     conditional: bool = False
 
     def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0,
+                 feature_matching=False, feature_matching_layer="features",
                  unrolled_steps=0, **kwargs):
         super().__init__(**kwargs)
         self.unrolled_steps = int(unrolled_steps)
         if self.unrolled_steps < 0:
             raise ValueError(f"unrolled_steps must be >= 0, got {unrolled_steps}.")
+        self.feature_matching = bool(feature_matching)
+        self.feature_matching_layer = str(feature_matching_layer)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -217,7 +224,8 @@ class GAN(keras.Model):
     # ------------------------------------------------------------------ metrics
     def metric_names(self):
         """Names of the tracked training metrics; families append their terms."""
-        return ["d_loss", "g_loss", "d_real", "d_fake"]
+        names = ["d_loss", "g_loss", "d_real", "d_fake"]
+        return [*names, "feature_matching"] if self.feature_matching else names
 
     @property
     def metrics(self):
@@ -297,7 +305,27 @@ class GAN(keras.Model):
 
     def _generator_terms(self, fake_out, batch):
         """Loss terms of G: name -> per-example `[B]` losses or a global scalar."""
+        if self.feature_matching:
+            return {"feature_matching": self._feature_matching_term(fake_out, batch)}
         return {"adversarial": self.adversarial_loss.generator(fake_out["logits"])}
+
+    def _feature_matching_term(self, fake_out, batch, real_weights=None):
+        """`||E f(x) - E f(G(z))||^2` over the global batch (Salimans et al. 2016, 3.1).
+
+        `real_weights` `[B]` (global mean 1) weights the real rows' mean, e.g. to
+        match only unlabeled rows. A global scalar, so correct on N replicas.
+        """
+        key = self.feature_matching_layer
+        real_out = self._discriminate(batch["real"], batch, training=True)
+        if key not in real_out:
+            raise ValueError(f"feature_matching_layer={key!r} is not an output of the "
+                             f"discriminator; it has {sorted(real_out)}.")
+        real = tf.reshape(real_out[key], [tf.shape(batch["real"])[0], -1])
+        if real_weights is not None:
+            real = real * real_weights[:, None]
+        fake = tf.reshape(fake_out[key], [tf.shape(batch["fake"])[0], -1])
+        return losses_lib.feature_matching_loss(
+            real_mean=tf.stop_gradient(self._global_mean(real)), fake_mean=self._global_mean(fake))
 
     def _after_discriminator_update(self):
         """Hook run after every D update (WGAN's weight clipping)."""
