@@ -1,0 +1,75 @@
+"""Fine-tuning a trained GAN on new data: FreezeD and a lower learning rate.
+
+FreezeD (Mo, Cho & Shin 2020, "Freeze the Discriminator: a Simple Baseline for
+Fine-Tuning GANs"): keep the first discriminator blocks (its low-level feature
+extractor) fixed and fine-tune the rest of D and all of G.
+"""
+
+import keras
+
+_CONV = (keras.layers.Conv2D, keras.layers.Dense)
+_NORM = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
+         keras.layers.GroupNormalization)
+
+
+def discriminator_blocks(discriminator):
+    """D's blocks in order: each conv (or dense) layer plus the norm layers after it."""
+    blocks = []
+    for layer in _flat_layers(discriminator):
+        if isinstance(layer, _CONV):
+            blocks.append([layer])
+        elif isinstance(layer, _NORM) and blocks:
+            blocks[-1].append(layer)
+    return blocks
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def prepare(gan, freeze_d_blocks=0, learning_rate_scale=1.0):
+    """Freezes D's first blocks and recompiles with fresh, scaled optimizers.
+
+    The optimizers are rebuilt for the new trainable-variable lists (the D step
+    applies gradients to `discriminator.trainable_variables` only), so frozen
+    weights stay bit-identical during `fit`.
+
+    Args:
+        gan: a ganzoo `GAN`, e.g. from `ganzoo.load_gan(run_dir)`.
+        freeze_d_blocks: int. How many leading D blocks (conv + its norm) to freeze.
+        learning_rate_scale: float. Multiplies both optimizers' learning rates.
+
+    Returns:
+        `gan`, compiled for fine-tuning.
+
+    Example:
+
+    >>> gan = ganzoo.finetune.prepare(ganzoo.load_gan("runs/dcgan_digits"),
+    ...                               freeze_d_blocks=2, learning_rate_scale=0.5)
+    >>> gan.fit(new_data, epochs=1, steps_per_epoch=300)
+    """
+    blocks = discriminator_blocks(gan.discriminator)
+    if not 0 <= freeze_d_blocks <= len(blocks):
+        raise ValueError(f"freeze_d_blocks must be in [0, {len(blocks)}] (D has "
+                         f"{len(blocks)} blocks); got {freeze_d_blocks}.")
+    for block in blocks[:freeze_d_blocks]:
+        for layer in block:
+            layer.trainable = False
+    optimizers = []
+    for name in ("d_optimizer", "g_optimizer"):
+        old = getattr(gan, name, None)
+        config = (old.get_config() if old is not None
+                  else keras.optimizers.Adam(2e-4, beta_1=0.5).get_config())
+        if isinstance(config["learning_rate"], (int, float)):
+            config["learning_rate"] = float(config["learning_rate"]) * learning_rate_scale
+        cls = type(old) if old is not None else keras.optimizers.Adam
+        optimizers.append(cls.from_config(config))
+    gan.compile(d_optimizer=optimizers[0], g_optimizer=optimizers[1],
+                loss=getattr(gan, "loss_name", "non_saturating"),
+                label_smoothing=getattr(gan, "label_smoothing", 0.0),
+                jit_compile=bool(getattr(gan, "jit_compile", False)))
+    return gan
