@@ -157,7 +157,7 @@ def test_classify_signature_reloaded_from_disk_matches_the_model(tmp_path):
     fit_steps(gan, spec)
     path = export.export_generator(gan, str(tmp_path / "1"))
     loaded = tf.saved_model.load(path)
-    assert set(loaded.signatures) == {"serving_default", "classify"}
+    assert {"serving_default", "classify"} <= set(loaded.signatures)
     x, _ = tiny_batch(spec, batch_size=5, seed=3)
     out = loaded.signatures["classify"](images=tf.constant(x))
     np.testing.assert_allclose(out["logits"].numpy(), gan.classify(x), atol=1e-5)
