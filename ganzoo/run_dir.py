@@ -69,6 +69,9 @@ class RunLock:
 
     def check(self):
         """Raises `RunLockedError` if a live process holds the lock; writes nothing."""
+        if os.path.exists(self.model_dir) and not os.path.isdir(self.model_dir):
+            raise ValueError(f"--model_dir {self.model_dir!r} is a file, not a directory; "
+                             "pass a new or existing run directory.")
         holder = _read_json(self.path)
         if holder is not None and os.path.abspath(self.path) not in _HELD and _alive(holder):
             raise RunLockedError(self._busy_message(holder))

@@ -160,11 +160,11 @@ def _checked(spec, value):
     # the traced graph already assumes the signature's shape.
     value = tf.ensure_shape(value, spec.shape)
     check = tf.debugging.assert_positive(
-        tf.shape(value)[0], message=f"'{name}' has a batch of 0 rows; send at least one row "
+        tf.shape(value)[0], message=f"{name} has a batch of 0 rows; send at least one row "
                                     f"of shape {spec.shape.as_list()[1:]}")
     if spec.dtype.is_floating:
         with tf.control_dependencies([check]):
             check = tf.debugging.assert_all_finite(
-                value, message=f"'{name}' contains NaN or Inf; send finite values")
+                value, message=f"{name} contains NaN or Inf; send finite values")
     with tf.control_dependencies([check]):
         return tf.identity(value)

@@ -1,0 +1,242 @@
+"""Bad inputs fail fast, name the problem, and never touch the user's run directory.
+
+Each CLI case runs `ganzoo.train.main` in-process (the same code path as
+`python -m ganzoo.train`, without paying for a new TensorFlow process per case)
+against an existing run directory, and checks the exit code, the message and
+that the directory's files, bytes and mtimes are unchanged.
+"""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import app, flags
+
+import ganzoo
+from ganzoo import train as cli
+from ganzoo import train_lib
+from ganzoo.data import DataSpec
+
+TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps_per_epoch=2",
+        "train.sample_every=1000", "train.checkpoint_every=2", "train.jit_compile=false"]
+SETS = [a for s in TINY for a in ("--set", s)]
+
+
+def snapshot(root):
+    """Every file's bytes and mtime and every directory's mtime under `root`."""
+    state = {}
+    for dirpath, _, filenames in os.walk(root):
+        state[os.path.relpath(dirpath, root)] = os.stat(dirpath).st_mtime_ns
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+            state[os.path.relpath(path, root)] = (os.stat(path).st_mtime_ns, digest)
+    return state
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_inputs")
+    path = str(root / "run")
+    train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY + ["train.steps=2"]), path,
+                  verbose=0)
+    images = root / "images"
+    from PIL import Image
+
+    for name, files in {
+        "empty": {},
+        "corrupt": {"a.png": b"not a png", "b.jpg": b"\xff\xd8 truncated"},
+        "sizes": {"a.png": (8, 8), "b.png": (12, 10)},
+    }.items():
+        folder = images / name
+        folder.mkdir(parents=True)
+        for file, content in files.items():
+            if isinstance(content, bytes):
+                (folder / file).write_bytes(content)
+            else:
+                Image.new("L", content).save(folder / file)
+    (images / "plain.txt").write_text("not a folder")
+    (root / "bad.yaml").write_text("train: [unclosed\n")
+    (root / "tfds").mkdir()
+    return {"run": path, "root": str(root), "images": str(images)}
+
+
+def _dataset(images, labels, num_classes=10, shape=(16, 16, 1)):
+    def load(name, split="train", image_size=None, data_dir=None):
+        signature = (tf.TensorSpec([16, 16, None], tf.float32), tf.TensorSpec([], tf.int32))
+        ds = tf.data.Dataset.from_generator(lambda: zip(images, labels),
+                                            output_signature=signature)
+        return ds, DataSpec("digits", shape, num_classes=num_classes, num_examples=len(labels))
+
+    return load
+
+
+_OK = np.zeros((16, 16, 1), np.float32)
+# (id, CLI arguments (the run directory is appended), expected message fragments, loader)
+CLI_CASES = [
+    ("unknown key", ["--set", "train.stepz=3"], ["train.stepz", "Valid keys"]),
+    ("negative steps", ["--set", "train.steps=-5"], ["train.steps", "positive"]),
+    ("wrong type", ["--set", "train.batch_size=abc"], ["train.batch_size", "must be int"]),
+    ("smoothing range", ["--set", "train.label_smoothing=1.5"], ["label_smoothing", "[0, 1)"]),
+    ("zero learning rate", ["--set", "train.d_optimizer.learning_rate=0"],
+     ["train.d_optimizer.learning_rate", "positive"]),
+    ("guard mode", ["--set", "train.guard.mode=maybe"], ["train.guard.mode", "rollback"]),
+    ("guard factor", ["--set", "train.guard.lr_factor=2"], ["train.guard.lr_factor", "(0, 1)"]),
+    ("guard thresholds", ["--set", "train.guard.real_above=0.001"], ["train.guard.real_above"]),
+    ("best metric", ["--set", "train.best_metric=fid", *SETS],
+     ["train.best_metric", "'fid'", "g_loss"]),
+    ("best mode", ["--set", "train.best_mode=lowest"], ["train.best_mode", "min or max"]),
+    ("strategy", ["--set", "train.strategy=warp"], ["train.strategy", "mirrored"]),
+    ("parameter server", ["--strategy=parameter_server"], ["parameter_server", "multi_worker"]),
+    ("unknown model", ["--model=nope"], ["Unknown model 'nope'", "dcgan"]),
+    ("missing config file", ["--config=/nonexistent/x.yaml"], ["/nonexistent/x.yaml", "exist"]),
+    ("bad yaml", ["--config={root}/bad.yaml"], ["bad.yaml", "not valid YAML"]),
+    ("set without =", ["--set", "train.steps"], ["key=value"]),
+    ("image size", ["--set", "data.image_size=0"], ["data.image_size", "positive"]),
+    ("batch norm in a GP critic", ["--model=wgan_gp", "--set", "model.discriminator.norm=batch"],
+     ["model.discriminator.norm", "wgan_gp"]),
+    ("incompatible resume", ["--set", "model.width=16"], ["model.width: 8 -> 16", "--model_dir"]),
+    ("resume with another data set", ["--dataset=folder:{images}/sizes", "--image_size=16"],
+     ["data.name", "different config"]),
+    ("missing folder", ["--dataset=folder:/nonexistent/imgs"], ["/nonexistent/imgs", "exist"]),
+    ("empty folder", ["--dataset=folder:{images}/empty"], ["no image files"]),
+    ("unreadable images", ["--dataset=folder:{images}/corrupt"],
+     ["none of its 2 image files could be decoded"]),
+    ("mixed sizes", ["--dataset=folder:{images}/sizes"], ["different sizes", "data.image_size"]),
+    ("folder is a file", ["--dataset=folder:{images}/plain.txt"], ["is a file"]),
+    ("tfds not prepared", ["--dataset=mnist", "--data_dir={root}/tfds"], ["mnist", "data_dir"]),
+    ("label out of range", [], ["label 12", "[0, 10)"], _dataset([_OK, _OK], [3, 12])),
+    ("negative label", [], ["label -1"], _dataset([_OK], [-1])),
+    ("mixed channels", [], ["3 channels", "1", "same channel count"],
+     _dataset([_OK, np.zeros((16, 16, 3), np.float32)], [0, 1])),
+    ("NaN pixels", [], ["NaN"], _dataset([_OK, _OK * np.nan], [0, 1])),
+    ("pixels not scaled", [], ["outside [-1, 1]", "127.5"], _dataset([_OK + 255.0], [0])),
+    ("model_dir is a file", ["--model_dir={run}/config.yaml"], ["is a file, not a directory"]),
+]
+
+
+def _main(args, run):
+    flags.FLAGS.unparse_flags()
+    argv = flags.FLAGS(["ganzoo.train", *args, f"--model_dir={run}"])
+    argv = argv[:1] + [a for a in argv[1:] if a]  # absl leaves no positional args here
+    cli.main(argv)
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_bad_input_fails_fast_and_keeps_the_run(case, run, capsys, monkeypatch):
+    name, args, fragments, *loader = case
+    if loader:
+        monkeypatch.setattr(ganzoo.data, "load", loader[0])
+    args = [a.format(**run) for a in args]
+    model_dir = run["run"]
+    if any(a.startswith("--model_dir=") for a in args):
+        model_dir = next(a for a in args if a.startswith("--model_dir=")).split("=", 1)[1]
+        args = [a for a in args if not a.startswith("--model_dir=")]
+    before = snapshot(run["run"])
+    start = time.time()
+    with pytest.raises(SystemExit) as exit_info:
+        _main(args, model_dir)
+    seconds = time.time() - start
+    message = capsys.readouterr().err
+    assert exit_info.value.code == 2, message
+    assert message.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert snapshot(run["run"]) == before
+    assert seconds < 30, seconds
+
+
+def test_bad_flag_values_and_arguments_are_refused(run):
+    flags.FLAGS.unparse_flags()
+    with pytest.raises(flags.IllegalFlagValueError, match="steps"):
+        flags.FLAGS(["ganzoo.train", "--steps=abc"])
+    flags.FLAGS.unparse_flags()
+    with pytest.raises(app.UsageError, match="Unexpected arguments.*--name=value"):
+        cli.main(flags.FLAGS(["ganzoo.train", "train.steps=3"]))
+
+
+def test_new_run_with_a_bad_model_option_creates_nothing(run, capsys):
+    target = os.path.join(run["root"], "fresh")
+    with pytest.raises(SystemExit):
+        _main(["--set", "model.options.bogus=1", *SETS], target)
+    message = capsys.readouterr().err
+    assert "model.options" in message and "bogus" in message
+    assert not os.path.exists(target)
+
+
+def test_locked_run_is_refused_naming_the_other_process(run, capsys):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    from ganzoo import run_dir
+
+    lock = os.path.join(run["run"], ".lock")
+    try:
+        with open(lock, "w") as f:
+            json.dump({"pid": sleeper.pid, "host": socket.gethostname(), "started": "earlier",
+                       "boot": run_dir._boot_id(), "argv": ["ganzoo.train"],
+                       "proc_start": run_dir._proc_start(sleeper.pid)}, f)
+        before = snapshot(run["run"])
+        with pytest.raises(SystemExit):
+            _main(["--steps=4", *SETS], run["run"])
+        assert f"in use by pid {sleeper.pid}" in capsys.readouterr().err
+        assert snapshot(run["run"]) == before
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        os.remove(lock)
+
+
+def test_export_never_overwrites_silently(run):
+    from ganzoo import export
+
+    before = snapshot(run["run"])
+    target = os.path.join(run["run"], "saved_model", "1")
+    with pytest.raises(SystemExit, match="already exists"):
+        export.main(["--model_dir", run["run"], "--export_dir", target])
+    assert snapshot(run["run"]) == before
+
+
+SERVING_CASES = [
+    ("zero images", lambda g: g.generate(0), "num_images must be >= 1"),
+    ("negative images", lambda g: g.generate(-3), "num_images must be >= 1, got -3"),
+    ("fractional images", lambda g: g.generate(2.5), "must be an int"),
+    ("latent width", lambda g: g.generator_inputs(np.zeros((2, 7))), "shape (2, 7), expected"),
+    ("latent empty", lambda g: g.generator_inputs(np.zeros((0, 8))), "batch of 0 rows"),
+    ("latent NaN", lambda g: g.generator_inputs(np.full((1, 8), np.nan)), "NaN"),
+    ("latent strings", lambda g: g.generator_inputs(np.array([["a"] * 8])), "dtype"),
+    ("labels to unconditional", lambda g: g.generate(2, labels=[0, 1]), "unconditional"),
+]
+
+
+@pytest.mark.parametrize("case", SERVING_CASES, ids=[c[0] for c in SERVING_CASES])
+def test_generate_rejects_bad_inputs(case, run):
+    _, call, fragment = case
+    gan = ganzoo.load_gan(run["run"], compile=False)
+    with pytest.raises(ValueError) as error:
+        call(gan)
+    assert fragment in str(error.value)
+
+
+SAVED_MODEL_CASES = [
+    ("width", tf.zeros([2, 7]), "Shape of tensor latent [2,7] is not compatible"),
+    ("rank", tf.zeros([8]), "Shape of tensor latent [8]"),
+    ("zero batch", tf.zeros([0, 8]), "latent has a batch of 0 rows; send at least one row"),
+    ("NaN", tf.fill([2, 8], float("nan")), "latent contains NaN or Inf"),
+    ("dtype", tf.zeros([2, 8], tf.float64), "expected to be a float tensor but is a double"),
+]
+
+
+def test_saved_model_rejects_bad_requests(run):
+    signature = tf.saved_model.load(
+        os.path.join(run["run"], "saved_model", "1")).signatures["serving_default"]
+    assert signature(latent=tf.zeros([2, 8]))["images"].shape == (2, 16, 16, 1)
+    for name, latent, fragment in SAVED_MODEL_CASES:
+        with pytest.raises(tf.errors.InvalidArgumentError) as error:
+            signature(latent=latent)
+        assert fragment in str(error.value), name
