@@ -109,3 +109,18 @@ def test_models_config_lists_every_model(exported, tmp_path):
 
     parsed = text_format.Parse(config.read_text(), model_server_config_pb2.ModelServerConfig())
     assert parsed.model_config_list.config[0].base_path == "/models/dcgan"
+
+
+def test_conditional_seed_signature_equals_generate(tmp_path):
+    gan, _ = build_tiny("cgan")
+    path = export.export_generator(gan, str(tmp_path / "models" / "cgan" / "1"))
+    signatures = tf.saved_model.load(path).signatures
+    assert set(export.GENERATOR_SIGNATURES) <= set(signatures)
+    labels = np.array([0, 3, 9], np.int32)
+    images = signatures["generate_from_seed"](seed=tf.constant(2, tf.int64),
+                                              num_images=tf.constant(3),
+                                              labels=tf.constant(labels))["images"]
+    np.testing.assert_array_equal(images.numpy(), gan.generate(3, seed=2, labels=labels))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_images rows"):
+        signatures["generate_from_seed"](seed=tf.constant(2, tf.int64),
+                                         num_images=tf.constant(2), labels=tf.constant(labels))
