@@ -1,0 +1,217 @@
+"""Mode-collapse benchmark: the 2014 GAN and its anti-collapse switches on 2-D mixtures.
+
+Trains `vanilla` on `ring8` and `grid25` with each switch combination over
+several seeds and measures the VEEGAN/PacGAN metrics on 2,500 samples
+(`ganzoo.metrics.mode_coverage`): modes captured, fraction of high-quality
+samples (within 3 standard deviations of a mode), reverse KL of the mode
+histogram. Writes `tools/results/mode_collapse.md` (mean ± std, every seed's
+mode count so a collapse is visible, wall time), `.json` (every run) and one
+scatter-plot sheet per data set (`mode_collapse_<data>.png`: a row per
+variant, a column per seed).
+
+Each data set's setup is `configs/vanilla_<data>.yaml`; a variant adds `--set`
+style overrides. Runs train in this process through the model's own `fit`
+(the same `train_step` as `python -m ganzoo.train`) without the run directory,
+checkpoints and export, which would dominate these few-second runs.
+
+    python tools/mode_collapse.py                      # the whole table (~20 min on 2 cores)
+    python tools/mode_collapse.py --seeds=0 --datasets=ring8 --variants=gan,vbn
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+
+from ganzoo import data, train_lib
+from ganzoo.data import toy
+from ganzoo.metrics import mode_coverage as mc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MBD = "model.discriminator.minibatch_discrimination={num_kernels: 5, kernel_dim: 3}"
+UNROLL = "model.options.unrolled_steps=5"
+VBN = "model.generator.norm=vbn"
+
+# name -> (label in the table, overrides on top of configs/vanilla_<data>.yaml)
+VARIANTS = {
+    "gan": ("GAN (Goodfellow et al. 2014)", []),
+    "minibatch": ("+ minibatch discrimination", [MBD]),
+    "unrolled": ("+ unrolled D, k=5", [UNROLL]),
+    "vbn": ("+ virtual batch norm in G", [VBN]),
+}
+# The combination that covers every mode of both mixtures (tests/test_mode_collapse_e2e.py).
+BEST = "vbn"
+
+# Published numbers on the same protocol (2,500 samples, 3-std high quality),
+# each paper's own architecture and training length; see the module docstring
+# of ganzoo.data.toy for the data scales. Filled only with values checked
+# against the papers' text: none yet (the tables could not be read here).
+PUBLISHED = []
+PUBLISHED_NOTE = (
+    "Published numbers for comparison: Metz et al. 2017 (Unrolled GAN, "
+    "https://arxiv.org/abs/1611.02163), Srivastava et al. 2017 (VEEGAN, Table 1, "
+    "https://arxiv.org/abs/1705.07761) and Lin et al. 2018 (PacGAN, Table 1, "
+    "https://arxiv.org/abs/1712.04086) report these metrics on the same mixtures with "
+    "their own, larger networks and longer training. Their values are not quoted here "
+    "because they could not be checked against the papers' text when this table was "
+    "made; add them to `PUBLISHED` in `tools/mode_collapse.py` once verified.")
+
+
+def train_and_measure(dataset, variant, seed, steps=None, steps_per_execution=50):
+    """Trains one run and returns its metrics, wall time and a scatter plot.
+
+    Args:
+        dataset: str. `ring8` or `grid25`.
+        variant: str. A key of `VARIANTS`.
+        seed: int. `train.seed` (weights, noise, data order).
+        steps: int or None. Overrides `train.steps` of the config.
+        steps_per_execution: int. Train steps per compiled call (speed only).
+
+    Returns:
+        dict with `modes`, `high_quality`, `reverse_kl`, `seconds`, `steps` and
+        `picture` (uint8 scatter plot of the 2,500 evaluation samples).
+    """
+    config = train_lib.resolve_config(
+        "vanilla", os.path.join(ROOT, "configs", f"vanilla_{dataset}.yaml"),
+        overrides=VARIANTS[variant][1], **{"train.seed": seed, "train.steps": steps})
+    t = config.train
+    dataset_, spec = data.load(dataset, "train")
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(t.seed)
+    gan = train_lib.build_model(config, spec)
+    gan.compile(d_optimizer=train_lib.make_optimizer(t.d_optimizer),
+                g_optimizer=train_lib.make_optimizer(t.g_optimizer), loss=t.loss,
+                label_smoothing=t.label_smoothing, jit_compile=True,
+                steps_per_execution=steps_per_execution)
+    pipeline = type(gan).make_pipeline(dataset_, spec, config)
+    start = time.time()
+    gan.fit(pipeline, steps_per_epoch=t.steps, epochs=1, verbose=0)
+    seconds = time.time() - start
+    samples = gan.generate(mc.NUM_EVAL_SAMPLES, seed=seed)
+    centers, std = toy.mixture_params(dataset)
+    stats = mc.mode_coverage(samples, centers, std)
+    title = f"{variant} s{seed}: {stats['modes']} modes, {stats['high_quality']:.0%} HQ"
+    picture = mc.scatter_plot_array(samples, centers, title=title)
+    return {"modes": stats["modes"], "num_modes": len(centers),
+            "high_quality": stats["high_quality"], "reverse_kl": stats["reverse_kl"],
+            "seconds": seconds, "steps": t.steps, "picture": picture}
+
+
+def summarize(runs):
+    """Mean ± std over seeds of each (dataset, variant)."""
+    rows = []
+    for (dataset, variant) in dict.fromkeys((r["dataset"], r["variant"]) for r in runs):
+        group = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
+        row = {"dataset": dataset, "variant": variant, "label": VARIANTS[variant][0],
+               "seeds": [r["seed"] for r in group], "num_modes": group[0]["num_modes"],
+               "modes_per_seed": [r["modes"] for r in group], "steps": group[0]["steps"]}
+        for key in ("modes", "high_quality", "reverse_kl", "seconds"):
+            values = np.array([r[key] for r in group], dtype=float)
+            row[key] = [float(np.mean(values)), float(np.std(values))]
+        rows.append(row)
+    return rows
+
+
+def markdown(rows, total_seconds, command):
+    lines = [
+        "# Mode collapse on 2-D mixtures: the 2014 GAN and its anti-collapse switches",
+        "",
+        f"Produced by `{command}` in {total_seconds / 60:.1f} min "
+        "(2 CPU cores shared with other jobs, so wall times are upper bounds).",
+        "Metrics of VEEGAN / PacGAN on 2,500 samples: modes captured (a mode with at least "
+        "one sample within 3 std of its mean), high-quality samples (within 3 std of the "
+        "nearest mode), reverse KL of the high-quality samples' mode histogram to the "
+        "uniform one. Mean ± std over seeds; `per seed` lists every seed's mode count.",
+        "Setups: `configs/vanilla_ring8.yaml`, `configs/vanilla_grid25.yaml`; a row adds "
+        "its switches (see `VARIANTS` in `tools/mode_collapse.py`).",
+        "",
+        "| data | variant | steps | modes | per seed | high quality | reverse KL | wall s |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['label']} | {r['steps']} "
+            f"| {r['modes'][0]:.1f} ± {r['modes'][1]:.1f} / {r['num_modes']} "
+            f"| {'/'.join(str(m) for m in r['modes_per_seed'])} "
+            f"| {100 * r['high_quality'][0]:.1f} ± {100 * r['high_quality'][1]:.1f} % "
+            f"| {r['reverse_kl'][0]:.2f} ± {r['reverse_kl'][1]:.2f} "
+            f"| {r['seconds'][0]:.0f} ± {r['seconds'][1]:.0f} |")
+    lines += ["", "Scatter plots of every run: `mode_collapse_ring8.png`, "
+              "`mode_collapse_grid25.png` (a row per variant, a column per seed).", ""]
+    if not PUBLISHED:
+        lines += [PUBLISHED_NOTE, ""]
+    else:
+        lines += ["## Published numbers (their architectures and training lengths)", "",
+                  "| paper | data | method | modes | high quality | reverse KL |",
+                  "| --- | --- | --- | ---: | ---: | ---: |"]
+        lines += [f"| {p['paper']} | {p['data']} | {p['method']} | {p['modes']} "
+                  f"| {p['high_quality']} | {p['reverse_kl']} |" for p in PUBLISHED]
+    return "\n".join(lines) + "\n"
+
+
+def contact_sheet(runs, dataset, path):
+    from PIL import Image
+
+    group = [r for r in runs if r["dataset"] == dataset]
+    variants = list(dict.fromkeys(r["variant"] for r in group))
+    seeds = list(dict.fromkeys(r["seed"] for r in group))
+    size = group[0]["picture"].shape[0]
+    sheet = Image.new("RGB", (len(seeds) * (size + 4), len(variants) * (size + 4)), "white")
+    for r in group:
+        x, y = seeds.index(r["seed"]) * (size + 4), variants.index(r["variant"]) * (size + 4)
+        sheet.paste(Image.fromarray(r["picture"]), (x, y))
+    sheet.save(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", default="ring8,grid25")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="Override train.steps (the learning-rate schedule keeps its length).")
+    parser.add_argument("--render", action="store_true",
+                        help="Only rewrite the .md from an existing .json.")
+    parser.add_argument("--out", default=os.path.join(ROOT, "tools", "results", "mode_collapse"),
+                        help="Output path without extension (.md, .json, _<data>.png).")
+    args = parser.parse_args(argv)
+    if args.render:
+        with open(args.out + ".json") as f:
+            saved = json.load(f)
+        with open(args.out + ".md", "w") as f:
+            f.write(markdown(saved["summary"], saved["total_seconds"], saved["command"]))
+        return
+    runs, start = [], time.time()
+    for dataset in args.datasets.split(","):
+        for variant in args.variants.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                result = train_and_measure(dataset, variant, seed, args.steps)
+                result.update(dataset=dataset, variant=variant, seed=seed)
+                runs.append(result)
+                print(f"{dataset:7s} {variant:10s} seed {seed}: {result['modes']:2d}/"
+                      f"{result['num_modes']} modes, {100 * result['high_quality']:5.1f}% HQ, "
+                      f"rKL {result['reverse_kl']:.2f}, {result['seconds']:.0f}s", flush=True)
+    total = time.time() - start
+    rows = summarize(runs)
+    command = "python tools/mode_collapse.py " + " ".join(argv if argv is not None
+                                                          else sys.argv[1:])
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out + ".md", "w") as f:
+        f.write(markdown(rows, total, command.strip()))
+    with open(args.out + ".json", "w") as f:
+        json.dump({"command": command.strip(), "total_seconds": total, "summary": rows,
+                   "published": PUBLISHED,
+                   "runs": [{k: v for k, v in r.items() if k != "picture"} for r in runs]},
+                  f, indent=1)
+    for dataset in args.datasets.split(","):
+        contact_sheet(runs, dataset, f"{args.out}_{dataset}.png")
+    print(f"Wrote {args.out}.md/.json in {total / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
