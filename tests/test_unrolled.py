@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from gan_test_utils import build_tiny, compile_tiny, fit_steps
+from gan_test_utils import build_tiny, compile_tiny, fit_steps, tiny_batch
 
 from ganzoo.config import ModelConfig
 from ganzoo.data import DataSpec, toy
@@ -27,17 +27,19 @@ def smooth_gan(optimizer, steps, seed=0):
     return gan
 
 
-def batch_for(gan, seed=0):
-    real, labels = toy.sample_mixture("ring8", 8, seed)
+def batch_for(gan, seed=0, real=None):
+    labels = np.arange(8, dtype=np.int32) % 8
+    if real is None:
+        real, labels = toy.sample_mixture("ring8", 8, seed)
     batch = {"real": tf.constant(real), "labels": tf.constant(labels)}
     inputs, batch["extras"] = gan._sample_generator_inputs(8, batch["labels"], draw=1)
     return batch, inputs
 
 
-def generator_loss_and_grads(gan, steps):
+def generator_loss_and_grads(gan, steps, real=None):
     """G's loss after `steps` look-ahead D updates, and its gradient w.r.t. G."""
     gan.unrolled_steps = steps
-    batch, inputs = batch_for(gan)
+    batch, inputs = batch_for(gan, real=real)
     with tf.GradientTape() as tape:
         batch["fake"] = gan.generator(inputs, training=True)
         with gan._unrolled_discriminator(batch):
@@ -102,10 +104,18 @@ def test_unrolled_training_step():
 
 
 def test_any_family_accepts_the_option():
-    gan, spec = build_tiny("dcgan", unrolled_steps=1)
-    assert gan.get_config()["unrolled_steps"] == 1
+    # DCGAN: batch norm in D, whose moving statistics the look-ahead must not touch.
+    gan, spec = build_tiny("dcgan", unrolled_steps=2)
+    assert gan.get_config()["unrolled_steps"] == 2
     compile_tiny(gan)
-    assert np.isfinite(fit_steps(gan, spec, steps=1)["g_loss"])
+    real = tiny_batch(spec)[0]
+    _, plain = generator_loss_and_grads(gan, 0, real=real)  # updates D's BN statistics
+    before = d_state(gan)
+    _, looked_ahead = generator_loss_and_grads(gan, 2, real=real)
+    for a, b in zip(before, d_state(gan)):
+        np.testing.assert_array_equal(a, b)
+    assert all(np.all(np.isfinite(g.numpy())) for g in looked_ahead)
+    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(plain, looked_ahead))
 
 
 def test_unsupported_optimizer_is_named():
