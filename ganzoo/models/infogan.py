@@ -1,0 +1,425 @@
+"""InfoGAN: Chen et al., "InfoGAN: Interpretable Representation Learning by
+Information Maximizing Generative Adversarial Nets", NeurIPS 2016,
+https://arxiv.org/abs/1606.03657.
+
+G's input is noise z plus structured codes c: one categorical code (10 values
+by default) and continuous codes (2 by default, uniform on [-1, 1]), as the
+paper's MNIST model (62 noise dims + Cat(10) + 2 Unif(-1, 1) = 74 inputs; z is
+N(0, I) here as in ganzoo's other models: the authors' Uniform(-1, 1) noise
+measured worse on digits, 0.71 vs 0.87 matched accuracy over 3-4 seeds).
+Q shares all of D (the paper's architecture `infogan` below: convolutions and
+the FC layer) and adds one hidden layer (128 units, batch norm, LeakyReLU) and
+the code heads: categorical logits and continuous means (a factored Gaussian
+with unit std as in the authors' MNIST code, `fix_std=True`, or a learned
+log-std). G and Q (with D's body) both minimise `lambda * -log Q(c | G(z, c))`
+(`ganzoo.losses.mutual_information_penalty`; H(c) is a constant). lambda = 1
+for the categorical code (sec. 7: for discrete codes "lambda = 1 is
+sufficient"); the paper takes a smaller lambda for continuous codes, the
+authors' MNIST launcher (openai/InfoGAN `launchers/run_mnist_exp.py`,
+`info_reg_coeff=1.0`) 1 for all codes: the class default is 1,
+`configs/infogan_digits.yaml` uses 0.5 (measured better). Learning rates:
+2e-4 for D, 1e-3 for G, Adam beta_1 = 0.5 (the same launcher).
+
+Codes for sampling (`generate(n, codes=...)`, see `InfoGAN.pack_codes`):
+- a dict `{"categorical": int [N], "continuous": float [N, C]}` (either key
+  may be left out), or
+- a float array `[N, K + C]`: one-hot categorical code then continuous codes
+  (the exported signature's `codes` input), or
+- a float array `[N, 1 + C]`: the categorical value as a number, then
+  continuous codes.
+Without codes, the categorical value cycles 0, 1, ..., K-1 (like a
+conditional model's labels) and the continuous codes are drawn uniformly on
+[-1, 1] from the seed. The categorical values are *learned* categories: which
+digit each value draws is found after training by matching
+(`ganzoo.metrics.control.categorical_code_accuracy`).
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganzoo import callbacks as callbacks_lib
+from ganzoo import images as images_lib
+from ganzoo import losses as losses_lib
+from ganzoo import validation
+from ganzoo.models import networks
+from ganzoo.models.base import GAN
+from ganzoo.models.conditional import stateless_uniform
+from ganzoo.registry import register_model
+
+
+# ------------------------------------------------------------ architecture
+def infogan_generator(shape, input_dim, width=64, norm="batch", sync_batch_norm=True,
+                      name="generator"):
+    """The paper's MNIST generator (Chen et al. 2016, table 1), for any 2^n size.
+
+    FC(16 * width) - BN - ReLU, FC(s * s * 2 * width) - BN - ReLU, then DCGAN's
+    stride-2 transposed convolutions (4x4, BN, ReLU, halving the channels) and
+    a last one to the image with tanh. `width=64` is the paper's 1024/128/64.
+
+    Args: as `networks.dcgan_generator` (`input_dim` = noise + codes).
+
+    Returns:
+        A `keras.Model` from `[B, input_dim]` to images in [-1, 1].
+    """
+    height, _, channels = networks._image_shape(shape)
+    start, ups = networks.spatial_plan(height)
+    init, bias = networks.dcgan_init(), norm in ("none", None)
+    z = keras.Input((input_dim,), name="latent")
+    x = keras.layers.Dense(16 * width, use_bias=bias, kernel_initializer=init)(z)
+    x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
+    filters = width * 2 ** (ups - 1)
+    x = keras.layers.Dense(start * start * filters, use_bias=bias, kernel_initializer=init)(x)
+    x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
+    x = keras.layers.Reshape((start, start, filters))(x)
+    for i in range(ups - 1, 0, -1):
+        x = keras.layers.Conv2DTranspose(width * 2 ** (i - 1), 4, strides=2, padding="same",
+                                         use_bias=bias, kernel_initializer=init)(x)
+        x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
+    x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
+                                     kernel_initializer=init)(x)
+    return keras.Model(z, keras.layers.Activation("tanh", name="images", dtype="float32")(x),
+                       name=name)
+
+
+def infogan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_norm=True,
+                          name="discriminator"):
+    """The paper's MNIST discriminator: DCGAN's convolutions, then FC(16 * width)
+    - BN - LeakyReLU(0.2) as `"features"` (the layer Q shares), then the heads.
+
+    Args: as `networks.dcgan_discriminator` (`width=64` is the paper's 64/128/1024).
+
+    Returns:
+        A `keras.Model` from images to `{"features", **heads}`.
+    """
+    convs = networks.dcgan_discriminator(shape, width=width, heads={"unused": 1}, norm=norm,
+                                         sync_batch_norm=sync_batch_norm, name=f"{name}_convs")
+    x = convs.output["features"]
+    x = keras.layers.Dense(16 * width, use_bias=norm in ("none", None),
+                           kernel_initializer=networks.dcgan_init())(x)
+    features = networks._norm_act(x, norm, sync_batch_norm, keras.layers.LeakyReLU(0.2))
+    return keras.Model(convs.input, networks.output_heads(features, heads, networks.dcgan_init()),
+                       name=name)
+
+
+networks.register_architecture("infogan", infogan_generator, infogan_discriminator)
+
+
+# -------------------------------------------------------------------- model
+@register_model("infogan")
+class InfoGAN(GAN):
+    """Information-maximizing GAN (Chen et al. 2016).
+
+    Args:
+        generator: keras.Model. `[B, latent_dim + num_categories + num_continuous]`
+            (noise, one-hot categorical code, continuous codes) -> images.
+        discriminator: keras.Model. Images -> `{"logits", "features",
+            "q_categorical", "q_continuous_mean"[, "q_continuous_log_std"]}`.
+        latent_dim: int. Dimension of the noise z (62 in the paper's MNIST model).
+        num_categories: int. Values of the categorical code; 0 for none. Defaults to 10.
+        num_continuous: int. Number of continuous codes; 0 for none. Defaults to 2.
+        categorical_weight: float. lambda of the categorical code. Defaults to 1.0.
+        continuous_weight: float. lambda of the continuous codes. Defaults to 1.0.
+        learn_continuous_std: bool. Q predicts a log-std per continuous code
+            (otherwise unit std). Read when the networks are built. Defaults to False.
+        q_hidden_units: int. Units of Q's hidden layer on D's features (128 in
+            the paper); 0 puts the code heads directly on the features. Read
+            when the networks are built. Defaults to 128.
+        **kwargs: forwarded to `GAN` (d_steps, seed, feature_matching ...).
+
+    Example:
+
+    >>> config = ganzoo.train_lib.resolve_config(config_file="configs/infogan_digits.yaml")
+    >>> gan = ganzoo.train_lib.run(config, "runs/infogan")["model"]
+    >>> threes_maybe = gan.generate(8, codes={"categorical": [3] * 8})
+    """
+
+    default_overrides = {
+        "model.architecture": "infogan",
+        "model.latent_dim": 62,
+        "train.loss": "non_saturating",
+        "train.g_optimizer.learning_rate": 1e-3,
+        "train.g_optimizer.beta_1": 0.5,
+        "train.d_optimizer.learning_rate": 2e-4,
+        "train.d_optimizer.beta_1": 0.5,
+    }
+
+    def __init__(self, generator, discriminator, latent_dim, num_categories=10,
+                 num_continuous=2, categorical_weight=1.0, continuous_weight=1.0,
+                 learn_continuous_std=False, q_hidden_units=128, **kwargs):
+        _check_code_sizes(int(num_categories), int(num_continuous))
+        super().__init__(generator, discriminator, latent_dim, **kwargs)
+        self.num_categories = int(num_categories)
+        self.num_continuous = int(num_continuous)
+        self.categorical_weight = float(categorical_weight)
+        self.continuous_weight = float(continuous_weight)
+        self.learn_continuous_std = bool(learn_continuous_std)
+        self.q_hidden_units = int(q_hidden_units)
+        self._check_networks()
+
+    @property
+    def code_dim(self):
+        """Width of the packed codes: one-hot categorical + continuous."""
+        return self.num_categories + self.num_continuous
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def generator_input_dim(cls, config, spec):
+        o = config.options
+        sizes = _check_code_sizes(int(o.get("num_categories", 10)), int(o.get("num_continuous", 2)))
+        return config.latent_dim + sum(sizes)
+
+    @classmethod
+    def wrap_networks(cls, generator, discriminator, config, spec):
+        """Adds Q's hidden layer and code heads on D's features (shared body)."""
+        o = config.options
+        categories, continuous = int(o.get("num_categories", 10)), int(o.get("num_continuous", 2))
+        outputs = dict(discriminator.output)
+        h = outputs["features"]
+        units = int(o.get("q_hidden_units", 128))
+        if units:
+            init = networks.dcgan_init()
+            norm = networks.normalization(
+                config.discriminator.get("norm", "batch"),
+                config.discriminator.get("sync_batch_norm", True), name="q_norm")
+            h = keras.layers.Dense(units, use_bias=norm is None, kernel_initializer=init,
+                                   name="q_hidden")(h)
+            h = keras.layers.LeakyReLU(0.2, name="q_activation")(norm(h) if norm else h)
+        heads = {"q_categorical": categories, "q_continuous_mean": continuous}
+        if o.get("learn_continuous_std", False):
+            heads["q_continuous_log_std"] = continuous
+        for name, size in heads.items():
+            if size:
+                outputs[name] = keras.layers.Dense(size, name=name, dtype="float32")(h)
+        return generator, keras.Model(discriminator.input, outputs, name=discriminator.name)
+
+    def _check_networks(self):
+        width, out = self.generator.input_shape[-1], self.discriminator.output
+        if width != self.latent_dim + self.code_dim:
+            raise ValueError(f"InfoGAN generator takes {width} inputs; latent_dim + num_categories"
+                             f" + num_continuous = {self.latent_dim + self.code_dim}.")
+        for name, size in (("q_categorical", self.num_categories),
+                           ("q_continuous_mean", self.num_continuous)):
+            if size and (name not in out or out[name].shape[-1] != size):
+                raise ValueError(f"InfoGAN discriminator needs a {name!r} head of {size} units; "
+                                 "build it with InfoGAN.from_data_spec.")
+
+    def metric_names(self):
+        return [*super().metric_names(), "d_mutual_information", "g_mutual_information"]
+
+    # ------------------------------------------------------------------- losses
+    def _sample_generator_inputs(self, batch_size, labels, draw):
+        del labels  # InfoGAN never uses labels.
+        codes = {}
+        parts = [self._noise(batch_size, draw)]
+        if self.num_categories:
+            codes["categorical"] = stateless_uniform(
+                self, [batch_size], draw + 100, 0, self.num_categories, tf.int32)
+            parts.append(tf.one_hot(codes["categorical"], self.num_categories))
+        if self.num_continuous:
+            codes["continuous"] = stateless_uniform(
+                self, [batch_size, self.num_continuous], draw + 200, -1.0, 1.0)
+            parts.append(codes["continuous"])
+        return tf.concat(parts, axis=-1), codes
+
+    def mutual_information_term(self, fake_out, codes):
+        """Per-example `-log Q(c | G(z, c))` `[B]`, weighted by the lambdas."""
+        kwargs = {}
+        if self.num_categories:
+            kwargs.update(categorical_logits=fake_out["q_categorical"],
+                          categorical_codes=codes["categorical"])
+        if self.num_continuous:
+            kwargs.update(continuous_mean=fake_out["q_continuous_mean"],
+                          continuous_codes=codes["continuous"],
+                          continuous_log_std=fake_out.get("q_continuous_log_std"))
+        return losses_lib.mutual_information_penalty(
+            **kwargs, categorical_weight=self.categorical_weight,
+            continuous_weight=self.continuous_weight)
+
+    def _discriminator_terms(self, real_out, fake_out, batch):
+        terms = super()._discriminator_terms(real_out, fake_out, batch)
+        terms["d_mutual_information"] = self.mutual_information_term(fake_out, batch["extras"])
+        return terms
+
+    def _generator_terms(self, fake_out, batch):
+        terms = super()._generator_terms(fake_out, batch)
+        terms["g_mutual_information"] = self.mutual_information_term(fake_out, batch["extras"])
+        return terms
+
+    # ----------------------------------------------------------------- sampling
+    def pack_codes(self, codes, num_images, seed=0):
+        """Validates codes in any format of the module docstring (None: the defaults,
+        continuous codes drawn with `seed`) and packs them as float32 `[N, K + C]`;
+        a ValueError names the wrong key, shape, value or non-one-hot row."""
+        k, c, n = self.num_categories, self.num_continuous, int(num_images)
+        if codes is None:
+            codes = {}
+        elif not isinstance(codes, dict):
+            codes = self._split_packed(np.asarray(codes, np.float32), n)
+        unknown = set(codes) - {"categorical", "continuous"}
+        if unknown:
+            raise ValueError(f"InfoGAN codes: unknown key(s) {sorted(unknown)}; use "
+                             "'categorical' (int [N]) and 'continuous' (float [N, C]).")
+        categorical = codes.get("categorical")
+        if categorical is None:
+            categorical = np.arange(n) % max(k, 1)
+        elif not k:
+            raise ValueError("InfoGAN codes: this model has no categorical code "
+                             "(num_categories=0).")
+        from ganzoo.models.conditional import check_labels
+
+        categorical = check_labels(categorical, n, max(k, 1), "InfoGAN categorical code")
+        continuous = codes.get("continuous")
+        if continuous is None:
+            continuous = np.random.default_rng(seed).uniform(-1, 1, (n, c))
+        continuous = np.asarray(continuous, np.float32)
+        if continuous.shape != (n, c):
+            raise ValueError(f"InfoGAN codes: 'continuous' must be [{n}, {c}] "
+                             f"(num_continuous={c}); got {list(continuous.shape)}.")
+        if not np.all(np.isfinite(continuous)):
+            raise ValueError("InfoGAN codes: 'continuous' contains NaN or Inf values.")
+        one_hot = np.eye(k, dtype=np.float32)[categorical] if k else np.zeros((n, 0), np.float32)
+        return np.concatenate([one_hot, continuous], axis=1)
+
+    def _split_packed(self, codes, n):
+        k, c = self.num_categories, self.num_continuous
+        if codes.ndim != 2 or codes.shape[0] != n or codes.shape[1] not in (k + c, 1 + c):
+            raise ValueError(
+                f"InfoGAN codes must be [{n}, {k + c}] (one-hot categorical of {k} values, "
+                f"then {c} continuous codes), [{n}, {1 + c}] (categorical value, then "
+                f"continuous), or a dict; got shape {list(codes.shape)}.")
+        if codes.shape[1] == 1 + c and k != 1:
+            return {"categorical": codes[:, 0], "continuous": codes[:, 1:]}
+        one_hot = codes[:, :k]
+        if k and (not np.all((one_hot == 0) | (one_hot == 1)) or not np.all(one_hot.sum(1) == 1)):
+            raise ValueError(f"InfoGAN codes: the first {k} columns must be one-hot rows "
+                             "(the categorical code).")
+        return {"categorical": np.argmax(one_hot, axis=1) if k else None,
+                "continuous": codes[:, k:]}
+
+    def generator_inputs(self, latent, labels=None, codes=None, seed=0):
+        """`concat([latent, packed codes])` for G."""
+        if labels is not None:
+            raise ValueError("InfoGAN is unsupervised: it takes no `labels`. Pass "
+                             "codes={'categorical': [...]} for its learned categories.")
+        latent = validation.check_latent(latent, self.latent_dim)
+        packed = self.pack_codes(codes, int(latent.shape[0]), seed=seed)
+        return tf.concat([latent, packed], axis=1)
+
+    def generate(self, num_images, seed=0, labels=None, codes=None, batch_size=256):
+        """As `GAN.generate`; `codes` as in the module docstring (seeded defaults)."""
+        latent = self.sample_latent(validation.check_num_images(num_images), seed)
+        inputs = self.generator_inputs(latent, labels=labels, codes=codes, seed=seed)
+        chunks = [np.asarray(self.generator(inputs[s:s + batch_size], training=False))
+                  for s in range(0, int(num_images), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+
+    def infer_codes(self, images, batch_size=500):
+        """Q's outputs on images: dict of numpy `q_*` heads (categorical logits `[N, K]`)."""
+        images = np.asarray(images, np.float32)
+        outs = [self.discriminator(images[s:s + batch_size], training=False)
+                for s in range(0, len(images), batch_size)]
+        return {key: np.concatenate([np.asarray(o[key]) for o in outs])
+                for key in outs[0] if key.startswith("q_")}
+
+    def sample_grid(self, seed=0, columns=10):
+        """One row per categorical value; column j shares noise; continuous codes 0."""
+        return self._code_grid(np.tile(self.sample_latent(columns, seed), [self._rows, 1]),
+                               np.zeros((self._rows * columns, self.num_continuous)))
+
+    def traversal_grid(self, code_index, seed=0, values=(-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2)):
+        """Rows: categorical values; columns: continuous code `code_index` swept over
+        `values`; the noise (one vector) and the other continuous codes (0) fixed."""
+        if not 0 <= code_index < self.num_continuous:
+            raise ValueError(f"code_index must be in [0, {self.num_continuous}), got {code_index}.")
+        n = self._rows * len(values)
+        continuous = np.zeros((n, self.num_continuous))
+        continuous[:, code_index] = np.tile(values, self._rows)
+        return self._code_grid(np.repeat(self.sample_latent(1, seed), n, axis=0), continuous)
+
+    @property
+    def _rows(self):
+        return max(self.num_categories, 1)
+
+    def _code_grid(self, latent, continuous):
+        codes = {"continuous": continuous}
+        if self.num_categories:
+            codes["categorical"] = np.repeat(np.arange(self._rows), len(latent) // self._rows)
+        images = self.generator(self.generator_inputs(latent, codes=codes), training=False)
+        return images_lib.image_grid(np.asarray(images), rows=self._rows)
+
+    def serving_signatures(self):
+        """`serving_default`: `latent` `[B, latent_dim]` + `codes` `[B, K + C]` -> images."""
+        generator = self.generator
+
+        def serving_default(latent, codes):
+            return {"images": generator(tf.concat([latent, codes], axis=-1), training=False)}
+
+        return {"serving_default": (serving_default, [
+            tf.TensorSpec([None, self.latent_dim], tf.float32, name="latent"),
+            tf.TensorSpec([None, self.code_dim], tf.float32, name="codes"),
+        ])}
+
+    # ---------------------------------------------------------------- run hooks
+    def extra_callbacks(self, config, spec, model_dir, writer):
+        if not self.num_continuous or len(spec.shape) != 3:
+            return []
+        return [Traversals(model_dir, config.train.sample_every, writer, seed=config.train.seed)]
+
+    def run_report(self, config, spec):
+        """Matched categorical-code accuracy on generated images (independent
+        classifier) and, as in the paper, Q's matched accuracy on real test images."""
+        if not self.num_categories or not spec.num_classes:
+            return {}
+        from ganzoo import data
+        from ganzoo.metrics import control
+
+        d = config.data
+        classifier = control.reference_classifier(d.name, d.image_size, d.data_dir)
+        report = control.categorical_code_accuracy(self, classifier, seed=config.train.seed)
+        report["classifier"] = classifier.name
+        test, _ = data.load(d.name, "test", d.image_size, d.data_dir)
+        images, labels = test.take(10_000).batch(10_000).get_single_element()
+        logits = self.infer_codes(images.numpy())["q_categorical"]
+        report["q_test_accuracy"], _, _ = control.matched_accuracy(
+            np.argmax(logits, -1), labels.numpy(), self.num_categories, spec.num_classes)
+        return report
+
+
+def _check_code_sizes(num_categories, num_continuous):
+    if num_categories < 0 or num_continuous < 0 or num_categories + num_continuous == 0:
+        from ganzoo.config import ConfigError
+
+        raise ConfigError("InfoGAN needs codes: model.options.num_categories and "
+                          "num_continuous must be >= 0 and not both 0; got "
+                          f"{num_categories} and {num_continuous}.")
+    return num_categories, num_continuous
+
+
+class Traversals(callbacks_lib._EveryNSteps):
+    """Writes InfoGAN traversal grids (`samples/traversal_c{i}_step_XXXXXXXX.png`,
+    TensorBoard `traversal/c{i}`): rows = categorical values, columns = code i
+    from -2 to 2."""
+
+    def __init__(self, run_dir, every, writer=None, seed=0):
+        super().__init__(every)
+        self.dir = os.path.join(run_dir, "samples")
+        self.writer, self.seed = writer, seed
+        self._written = None
+        os.makedirs(self.dir, exist_ok=True)
+
+    def run(self, step, logs):
+        for i in range(self.model.num_continuous):
+            grid = self.model.traversal_grid(i, seed=self.seed)
+            images_lib.write_png(
+                os.path.join(self.dir, f"traversal_c{i}_step_{step:08d}.png"), grid, scale=2)
+            if self.writer is not None:
+                with self.writer.as_default(step=step):
+                    tf.summary.image(f"traversal/c{i}", grid[None], max_outputs=1)
+        self._written = step
+
+    def on_train_end(self, logs=None):
+        if self._written != self.step():
+            self.run(self.step(), logs or {})

@@ -1,0 +1,60 @@
+"""End to end on the embedded digits: conditional generators make what they are asked for.
+
+Each test trains the shipped config (`configs/<model>_digits.yaml`, fixed seed)
+and checks the control measured by the run's own report against an independent
+classifier trained only on real digits (`ganzoo.metrics.control`). Thresholds
+leave a margin under the 3-seed means in `tools/results/control.md`.
+"""
+
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganzoo import train_lib
+from ganzoo.data.digits import digits_arrays
+from ganzoo.metrics import control
+
+CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
+
+
+def _train(name, tmp_path):
+    config = train_lib.resolve_config(config_file=str(CONFIGS / f"{name}_digits.yaml"))
+    result = train_lib.run(config, str(tmp_path), verbose=0)
+    with open(tmp_path / "report.json") as f:
+        assert json.load(f) == json.loads(json.dumps(result["report"], default=float))
+    return result
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", ["cgan", "acgan"])
+def test_conditional_samples_are_the_requested_class(name, tmp_path):
+    result = _train(name, tmp_path)
+    report, gan = result["report"], result["model"]
+    assert "DigitsClassifierExtractor" in report["classifier"]
+    assert report["class_accuracy"] >= 0.9, report
+    # A second, unrelated judge: logistic regression on the pixels of real digits.
+    images, labels = digits_arrays("train", 16)
+    pixels = control.pixel_logistic_regression(images, labels)
+    assert control.conditional_class_accuracy(gan, pixels)["class_accuracy"] >= 0.9
+    # The exported signature takes the labels too.
+    signature = tf.saved_model.load(str(tmp_path / "saved_model" / "1")).signatures[
+        "serving_default"]
+    wanted = np.arange(10, dtype=np.int32)
+    out = signature(latent=tf.constant(gan.sample_latent(10, seed=1)), labels=wanted)["images"]
+    np.testing.assert_allclose(out.numpy(), gan.generate(10, seed=1, labels=wanted), atol=1e-5)
+    assert os.path.exists(tmp_path / "samples.png")
+
+
+@pytest.mark.e2e
+def test_infogan_categorical_code_finds_the_digits_without_labels(tmp_path):
+    result = _train("infogan", tmp_path)
+    report = result["report"]
+    assert report["code_accuracy"] >= 0.8, report
+    assert sorted(report["code_to_class"].values()) == list(range(10))
+    samples = os.listdir(tmp_path / "samples")
+    assert any(f.startswith("traversal_c0_") for f in samples)
+    assert any(f.startswith("traversal_c1_") for f in samples)
