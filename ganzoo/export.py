@@ -18,6 +18,7 @@ Every input is checked in the graph (shape, a batch of at least one row, finite
 values): an empty batch is refused with INVALID_ARGUMENT, never answered.
 """
 
+import logging
 import os
 import shutil
 import tempfile
@@ -69,11 +70,7 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True):
     try:
         archive.write_out(tmp, verbose=False)
         if warmup:
-            from ganzoo.serving import warmup as warmup_lib
-
-            name = os.path.basename(parent)
-            warmup_lib.write_warmup_requests(
-                tmp, warmup_lib.example_requests(gan, functions, name))
+            _write_warmup(gan, functions, tmp, os.path.basename(parent))
         if os.path.exists(export_dir):
             shutil.rmtree(export_dir)
         os.replace(tmp, export_dir)
@@ -81,6 +78,19 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True):
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
     return export_dir
+
+
+def _write_warmup(gan, functions, export_dir, model_name):
+    from ganzoo.serving import warmup as warmup_lib
+
+    try:
+        requests = warmup_lib.example_requests(gan, functions, model_name)
+    except ImportError:  # tensorflow-serving-api is a dependency, but may be removed
+        logging.warning("tensorflow-serving-api is not installed: exported %s without TF "
+                        "Serving warmup records (pip install tensorflow-serving-api).",
+                        export_dir)
+        return
+    warmup_lib.write_warmup_requests(export_dir, requests)
 
 
 def serving_functions(gan):

@@ -1,4 +1,5 @@
-"""Layers against mode collapse: minibatch features and reference-batch normalisation.
+"""Layers against mode collapse (minibatch features, reference-batch normalisation)
+and replica-independent training noise (`StatelessNoise`).
 
 From Salimans et al. 2016, "Improved Techniques for Training GANs",
 https://arxiv.org/abs/1606.03498 (sec. 3.2 minibatch discrimination, sec. 3.4
@@ -20,6 +21,7 @@ built from these layers is used like any other.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -338,3 +340,49 @@ class ReferenceBatchWrapper(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class StatelessNoise(keras.layers.Layer):
+    """Training-time Gaussian noise or dropout, independent of the replica layout.
+
+    Draw n of the layer uses the stateless seed `(seed, n)` (a call counter
+    kept as a non-trainable variable, so a resumed run continues the stream).
+
+    Args:
+        kind: str. `gaussian` (adds N(0, rate^2)) or `dropout` (drops with
+            probability `rate`, scales the rest by `1 / (1 - rate)`).
+        rate: float. Noise std or drop probability; 0 makes the layer an identity.
+        seed: int. Seed of this layer's stream.
+        **kwargs: forwarded to `keras.layers.Layer`.
+    """
+
+    def __init__(self, kind, rate, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in ("gaussian", "dropout"):
+            raise ValueError(f"StatelessNoise kind must be 'gaussian' or 'dropout', got {kind!r}.")
+        self.kind, self.rate, self.seed = kind, float(rate), int(seed)
+
+    def build(self, input_shape):
+        self.calls = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+                                     trainable=False, name="calls",
+                                     aggregation="only_first_replica")
+
+    def call(self, inputs, training=False):
+        if not training or not self.rate:
+            return inputs
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.identity(self.calls.value)])
+        shape = tf.concat([[replicas], tf.shape(inputs)], 0)
+        with tf.control_dependencies([seed]):
+            self.calls.assign_add(1)
+        if self.kind == "gaussian":
+            noise = tf.random.stateless_normal(shape, seed, alg="philox")[replica]
+            return inputs + self.rate * tf.cast(noise, inputs.dtype)
+        keep = tf.random.stateless_uniform(shape, seed, alg="philox")[replica] >= self.rate
+        return tf.where(keep, inputs / (1.0 - self.rate), tf.zeros_like(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "rate": self.rate, "seed": self.seed}

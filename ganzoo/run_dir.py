@@ -86,7 +86,8 @@ class RunLock:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = self.check()
-                if holder is not None:
+                # This process's own lock, from an earlier run() that raised, is reused quietly.
+                if holder is not None and holder.get("pid") != os.getpid():
                     logging.warning(
                         "Taking over a stale lock on %s: %s is no longer running.",
                         self.model_dir, _describe(holder))

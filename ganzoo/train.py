@@ -26,7 +26,8 @@ flags.DEFINE_integer("image_size", None, "Resize images to this square size.")
 flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_string("strategy", None, "default, one_device, mirrored, multi_worker or tpu.")
 flags.DEFINE_integer("num_cpu_devices", None, "Logical CPU devices for --strategy=mirrored.")
-flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (default: the measured fast path).")
+flags.DEFINE_bool("jit_compile", None,
+                  "XLA-compile the train step (default: the measured fast path).")
 flags.DEFINE_bool("deterministic", None, "TF op determinism: bit-identical reruns.")
 
 

@@ -145,6 +145,20 @@ def test_saved_model_signature_takes_latent_and_labels(fixture, request, tmp_pat
     images = signature(latent=tf.constant(gan.sample_latent(5, seed=2)),
                        labels=tf.constant(labels))["images"].numpy()
     np.testing.assert_allclose(images, gan.generate(5, seed=2, labels=labels), atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < 10"):
+        signature(latent=tf.constant(gan.sample_latent(1)), labels=tf.constant([10]))
+
+
+def test_vector_data_concatenates_the_label_to_the_input():
+    spec = DataSpec("toy", (2,), num_classes=8)
+    config = ModelConfig(name="cgan", architecture="mlp", width=8, latent_dim=4)
+    gan = compile_tiny(ConditionalGAN.from_data_spec(spec, config))
+    assert gan.discriminator.get_layer("discriminator_body").input.shape == (None, 2 + 8)
+    x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    gan.fit(tf.data.Dataset.from_tensors((x, np.arange(8) % 8)).repeat(), steps_per_epoch=1,
+            verbose=0)
+    assert gan.generate(3, labels=[0, 5, 7]).shape == (3, 2)
+    assert gan.sample_grid().ndim == 3
 
 
 def test_config_errors_name_the_key():

@@ -48,3 +48,16 @@ def test_export_never_overwrites_silently(exported):
     gan, path = exported
     with pytest.raises(FileExistsError, match="version"):
         export.export_generator(gan, path)
+
+
+def test_export_without_tensorflow_serving_api_skips_only_the_warmup(exported, tmp_path,
+                                                                     monkeypatch):
+    gan, _ = exported
+    # A None entry in sys.modules makes `import tensorflow_serving...` raise ImportError.
+    monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
+    monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
+    path = export.export_generator(gan, str(tmp_path / "m" / "1"))
+    assert not os.path.exists(os.path.join(path, "assets.extra"))
+    latent = gan.sample_latent(2, seed=1)
+    images = tf.saved_model.load(path).signatures["serving_default"](latent=tf.constant(latent))
+    np.testing.assert_allclose(images["images"].numpy(), gan.generate(2, seed=1), atol=1e-6)

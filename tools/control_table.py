@@ -15,7 +15,7 @@ Each run is a fresh subprocess. Writes `tools/results/control.json` and
 `tools/results/control.md`.
 
 Usage:
-    python tools/control_table.py                  # 4 rows x 3 seeds, 2 jobs
+    python tools/control_table.py                  # 4 models x 3 seeds, 2 jobs
     python tools/control_table.py --models infogan --seeds 0 1 2 3 4
 """
 
@@ -93,9 +93,10 @@ def markdown(results, seeds):
     lines = [
         "# Measured control on digits (16x16)",
         "",
-        f"Mean ± std over seeds {', '.join(map(str, seeds))} of the shipped configs; "
-        "written by `python tools/control_table.py`. The judges are trained on real digits "
-        "only, never on generated images.",
+        f"Mean ± std over seeds {', '.join(map(str, seeds))} (`train.seed`: weights, noise "
+        "and data order) of the shipped configs, each a fresh run; written by "
+        f"`python tools/control_table.py {' '.join(sys.argv[1:])}`. The judges are trained "
+        "on real digits only, never on generated images.",
         "",
         "| Model | Config | Steps | Measure | Accuracy | Per seed | Paper |",
         "|---|---|---|---|---|---|---|",

@@ -141,6 +141,11 @@ class LabelConditionedGAN(GAN):
         """One row per class; column j uses the same noise in every row."""
         from ganzoo import images as images_lib
 
+        if len(self.generator.output.shape) != 4:  # 2-D toy data: a scatter plot
+            from ganzoo.metrics import mode_coverage
+
+            samples = self.generate(1000, seed=seed)
+            return mode_coverage.scatter_plot_array(samples, np.percentile(samples, [1, 99], 0))
         latent = np.tile(self.sample_latent(columns, seed), [self.num_classes, 1])
         labels = np.repeat(np.arange(self.num_classes), columns)
         images = self.generator(self.generator_inputs(latent, labels), training=False)
@@ -148,10 +153,14 @@ class LabelConditionedGAN(GAN):
 
     def serving_signatures(self):
         """`serving_default`: `latent` float32 `[B, latent_dim]`, `labels` int32 `[B]` -> images."""
-        generator = self.generator
+        generator, k = self.generator, self.num_classes
 
         def serving_default(latent, labels):
-            return {"images": generator([latent, labels], training=False)}
+            # Out-of-range labels would one-hot to zeros and give an unconditioned image.
+            checks = [tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
+                      tf.debugging.assert_less(labels, k, message=f"labels must be < {k}")]
+            with tf.control_dependencies(checks):
+                return {"images": generator([latent, labels], training=False)}
 
         return {"serving_default": (serving_default, [
             tf.TensorSpec([None, self.latent_dim], tf.float32, name="latent"),

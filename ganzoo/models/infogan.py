@@ -72,8 +72,10 @@ def infogan_generator(shape, input_dim, width=64, norm="batch", sync_batch_norm=
     x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
     filters = width * 2 ** (ups - 1)
     x = keras.layers.Dense(start * start * filters, use_bias=bias, kernel_initializer=init)(x)
-    x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
+    # Normalised per channel after the reshape (as DCGAN), not per unit as the paper's
+    # fc_batch_norm: statistics over B*s*s values, not B, for this 2-D map.
     x = keras.layers.Reshape((start, start, filters))(x)
+    x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
     for i in range(ups - 1, 0, -1):
         x = keras.layers.Conv2DTranspose(width * 2 ** (i - 1), 4, strides=2, padding="same",
                                          use_bias=bias, kernel_initializer=init)(x)
@@ -122,8 +124,8 @@ class InfoGAN(GAN):
         num_continuous: int. Number of continuous codes; 0 for none. Defaults to 2.
         categorical_weight: float. lambda of the categorical code. Defaults to 1.0.
         continuous_weight: float. lambda of the continuous codes. Defaults to 1.0.
-        learn_continuous_std: bool. Q predicts a log-std per continuous code
-            (otherwise unit std). Read when the networks are built. Defaults to False.
+        learn_continuous_std: bool. Q predicts a log-std in (-2, 2) per continuous
+            code (otherwise unit std). Read when the networks are built. Defaults to False.
         q_hidden_units: int. Units of Q's hidden layer on D's features (128 in
             the paper); 0 puts the code heads directly on the features. Read
             when the networks are built. Defaults to 128.
@@ -187,12 +189,16 @@ class InfoGAN(GAN):
             h = keras.layers.Dense(units, use_bias=norm is None, kernel_initializer=init,
                                    name="q_hidden")(h)
             h = keras.layers.LeakyReLU(0.2, name="q_activation")(norm(h) if norm else h)
-        heads = {"q_categorical": categories, "q_continuous_mean": continuous}
-        if o.get("learn_continuous_std", False):
-            heads["q_continuous_log_std"] = continuous
-        for name, size in heads.items():
+        for name, size in (("q_categorical", categories), ("q_continuous_mean", continuous)):
             if size:
                 outputs[name] = keras.layers.Dense(size, name=name, dtype="float32")(h)
+        if continuous and o.get("learn_continuous_std", False):
+            # log-std in (-2, 2): an unbounded one collapsed training on digits (sigma -> 0
+            # makes the (c - mu)^2 / sigma^2 gradient swamp G's adversarial signal).
+            raw = keras.layers.Dense(continuous, activation="tanh", dtype="float32",
+                                     name="q_continuous_log_std_raw")(h)
+            outputs["q_continuous_log_std"] = keras.layers.Rescaling(
+                2.0, name="q_continuous_log_std", dtype="float32")(raw)
         return generator, keras.Model(discriminator.input, outputs, name=discriminator.name)
 
     def _check_networks(self):

@@ -25,6 +25,7 @@ from ganzoo.config import ConfigError
 from ganzoo.layers import (
     ReferenceBatchNormalization,
     ReferenceBatchWrapper,
+    StatelessNoise,
     VirtualBatchNormalization,
 )
 from ganzoo.models import networks
@@ -56,24 +57,6 @@ class Maxout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pieces": self.pieces}
-
-
-@keras.saving.register_keras_serializable(package="ganzoo")
-class Dropout(keras.layers.Dropout):
-    """`keras.layers.Dropout` whose random-number state is saved with the model.
-
-    Keras keeps a layer's seed-generator state out of `.keras` files, so a
-    reloaded or resumed model would draw other dropout masks than the original;
-    saving it keeps ganzoo's resume and round-trip runs identical.
-    """
-
-    def save_own_variables(self, store):
-        if getattr(self, "seed_generator", None) is not None:
-            store["seed_state"] = self.seed_generator.state.numpy()
-
-    def load_own_variables(self, store):
-        if getattr(self, "seed_generator", None) is not None and "seed_state" in store.keys():
-            self.seed_generator.state.assign(store["seed_state"])
 
 
 def mlp_generator(shape, input_dim, width=128, hidden_layers=2, units=None, norm="none",
@@ -160,7 +143,7 @@ def mlp_discriminator(shape, width=128, heads=None, hidden_layers=2, units=None,
     inputs = keras.Input(shape, name="images")
     x = keras.layers.Flatten()(inputs) if len(shape) > 1 else inputs
     if input_dropout:
-        x = Dropout(input_dropout, name="input_dropout")(x)
+        x = StatelessNoise("dropout", input_dropout, seed=0, name="input_dropout")(x)
     h = x
     for i, size in enumerate(sizes, start=1):
         if activation == "maxout":
@@ -168,7 +151,8 @@ def mlp_discriminator(shape, width=128, heads=None, hidden_layers=2, units=None,
             h = Maxout(maxout_pieces, name=f"maxout_{i}")(h)
         else:
             h = keras.layers.Dense(size, activation=activation, name=f"hidden_{i}")(x)
-        x = Dropout(dropout, name=f"dropout_{i}")(h) if dropout else h
+        x = (StatelessNoise("dropout", dropout, seed=i, name=f"dropout_{i}")(h)
+             if dropout else h)
     outputs = networks.output_heads(x, heads, minibatch_discrimination=minibatch_discrimination)
     outputs["features"] = h
     return keras.Model(inputs, outputs, name=name)
