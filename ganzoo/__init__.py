@@ -4,7 +4,8 @@ Example:
 
 >>> import ganzoo
 >>> ganzoo.list_models()
->>> gan = ganzoo.load_gan("runs/dcgan_digits")
+>>> ganzoo.list_presets()
+>>> gan = ganzoo.from_preset("dcgan_digits")       # or ganzoo.load_gan("runs/dcgan_digits")
 >>> images = gan.generate(16, seed=0)
 """
 
@@ -18,6 +19,8 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 from ganzoo.loading import load_gan, load_generator  # noqa: E402
+from ganzoo.presets import from_preset, list_presets, register_preset  # noqa: E402
 from ganzoo.registry import get_model, list_models, register_model  # noqa: E402
 
-__all__ = ["get_model", "list_models", "load_gan", "load_generator", "register_model"]
+__all__ = ["from_preset", "get_model", "list_models", "list_presets", "load_gan",
+           "load_generator", "register_model", "register_preset"]

@@ -67,12 +67,16 @@ class DataConfig:
         image_size: int or None. Square size to resize to; None keeps the data's own.
         data_dir: str or None. Prepared TFDS data directory.
         shuffle_buffer: int. Shuffle buffer size.
+        classes: list of int or None. Train on these labels only (e.g. `[0, 1, 2,
+            3, 4]` to fine-tune on half the digits); None keeps every example.
+            The label space is unchanged, so a conditional model keeps its size.
     """
 
     name: str = "digits"
     image_size: int | None = None
     data_dir: str | None = None
     shuffle_buffer: int = 10_000
+    classes: list[int] | None = None
 
 
 @dataclasses.dataclass
@@ -139,6 +143,13 @@ class TrainConfig:
             no best checkpoint.
         best_mode: str. `min` or `max`: which value of `best_metric` is best.
         guard: GuardConfig. Divergence guard (non-finite losses, collapsed D).
+        init_from: str or None. Start a new run from the G and D weights of a
+            preset name, a run directory or a `.keras` file (`--init_from`);
+            the model family and every weight shape must match.
+        freeze_d_blocks: int. Keep the first n discriminator blocks fixed
+            (FreezeD, Mo et al. 2020; `ganzoo.finetune`). Defaults to 0.
+        learning_rate_scale: float. Multiplies both learning rates (fine-tuning
+            usually wants a lower one). Defaults to 1.
     """
 
     steps: int = 3000
@@ -160,6 +171,9 @@ class TrainConfig:
     best_metric: str | None = None
     best_mode: str = "min"
     guard: GuardConfig = dataclasses.field(default_factory=GuardConfig)
+    init_from: str | None = None
+    freeze_d_blocks: int = 0
+    learning_rate_scale: float = 1.0
 
 
 @dataclasses.dataclass
@@ -241,7 +255,11 @@ def _coerce(key, value, hint):
             return float(value)
         if t is str and isinstance(value, str):
             return value
-    names = " or ".join(t.__name__ for t in allowed)
+        if typing.get_origin(t) is list and isinstance(value, (list, tuple)):
+            (item,) = typing.get_args(t) or (object,)
+            if all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+                return list(value)
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed)
     raise ConfigError(
         f"Config key {key!r} must be {names}, got {value!r} ({type(value).__name__})."
     )
@@ -325,6 +343,17 @@ def validate(config: ExperimentConfig):
             f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(strategies)}."
         )
     _validate_guard(t)
+    if t.freeze_d_blocks < 0:
+        raise ConfigError(
+            f"Config key 'train.freeze_d_blocks' must be >= 0, got {t.freeze_d_blocks}.")
+    if t.learning_rate_scale <= 0:
+        raise ConfigError("Config key 'train.learning_rate_scale' must be positive, got "
+                          f"{t.learning_rate_scale} (e.g. 0.5 halves both learning rates).")
+    classes = config.data.classes
+    if classes is not None and (not classes or len(set(classes)) != len(classes)
+                                or min(classes) < 0):
+        raise ConfigError(f"Config key 'data.classes' must be a non-empty list of distinct "
+                          f"labels >= 0 (e.g. [0, 1, 2, 3, 4]), got {classes}.")
     if config.data.image_size is not None and config.data.image_size <= 0:
         raise ConfigError("Config key 'data.image_size' must be positive or null.")
     if config.model.name == "wgan_gp" and config.model.discriminator.get("norm") == "batch":

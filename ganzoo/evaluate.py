@@ -56,6 +56,8 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
     gan = gan if gan is not None else load_gan(model_dir, compile=False)
     dataset, spec = data.load(config.data.name, split, config.data.image_size,
                               config.data.data_dir)
+    # A run trained on some classes (`data.classes`) is compared with those classes.
+    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
     real = _first(dataset, num_samples)
     fake = gan.generate(num_samples, seed=seed)
     if not spec.is_image:
@@ -95,6 +97,7 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
         "extractor_input_size": list(getattr(extractor, "input_size", None) or []) or None,
         "num_real": int(len(real)), "num_fake": int(len(fake)),
         "real_data": config.data.name, "real_split": split,
+        "real_classes": config.data.classes,
         "image_size": list(spec.shape), "seed": seed,
         "ganzoo": __version__, "tensorflow": tf.__version__,
     }

@@ -73,3 +73,55 @@ def prepare(gan, freeze_d_blocks=0, learning_rate_scale=1.0):
                 label_smoothing=getattr(gan, "label_smoothing", 0.0),
                 jit_compile=bool(getattr(gan, "jit_compile", False)))
     return gan
+
+
+def source_config(init_from):
+    """The resolved config dict of a preset or run directory (None for a `.keras` file)."""
+    import os
+
+    from ganzoo import config as config_lib
+    from ganzoo.presets import preset_dir
+
+    path = preset_dir(init_from)
+    config_path = os.path.join(path, "config.yaml")
+    return config_lib.load_yaml(config_path) if os.path.isfile(config_path) else None
+
+
+def initialize_from(gan, init_from):
+    """Copies G's and D's weights from a preset, run directory or `.keras` file.
+
+    The source is only read. Both models must be the same family with the same
+    weight shapes; otherwise a `ConfigError` says what differs.
+
+    Args:
+        gan: a freshly built ganzoo `GAN` (the new run's model).
+        init_from: str. A preset name or URL, a run directory or a `.keras` file.
+
+    Returns:
+        The source's training step (for the record).
+    """
+    from ganzoo.config import ConfigError
+    from ganzoo.loading import load_gan
+
+    source = load_gan(init_from, compile=False)
+    if type(source) is not type(gan):
+        raise ConfigError(
+            f"--init_from={init_from} holds a {type(source).__name__} model, but this run "
+            f"builds a {type(gan).__name__}. Use the same model family (leave out --model and "
+            "--config to take the source's own config).")
+    for part in ("generator", "discriminator"):
+        new, old = getattr(gan, part), getattr(source, part)
+        diffs = [f"{w.path}: {tuple(v.shape)} -> {tuple(w.shape)}"
+                 for v, w in zip(old.weights, new.weights) if tuple(v.shape) != tuple(w.shape)]
+        if len(old.weights) != len(new.weights):
+            diffs.insert(0, f"{len(old.weights)} -> {len(new.weights)} weights")
+        if diffs:
+            raise ConfigError(
+                f"--init_from={init_from}: the {part} shapes differ from this run's config "
+                f"({'; '.join(diffs[:3])}{' ...' if len(diffs) > 3 else ''}). Keep the "
+                "source's model.* and data.image_size settings (leave out --model/--config "
+                "to take the source's config).")
+    for part in ("generator", "discriminator"):
+        getattr(gan, part).set_weights(getattr(source, part).get_weights())
+    optimizer = getattr(source, "g_optimizer", None)
+    return int(optimizer.iterations.numpy()) if optimizer is not None else None

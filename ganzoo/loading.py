@@ -26,10 +26,12 @@ def resolve_model_file(path):
 
 
 def load_gan(path, compile=True):
-    """Loads a whole GAN (G, D and both optimizers) from a run directory or `.keras` file.
+    """Loads a whole GAN (G, D and both optimizers) from a run directory, `.keras`
+    file or preset.
 
     Args:
-        path: str. A run directory or a `.keras` file.
+        path: str. A run directory, a `.keras` file, or a preset name or URL
+            (`ganzoo.list_presets()`; its checksum is verified).
         compile: bool. Restore the optimizers so `fit` continues where training stopped.
 
     Returns:
@@ -41,16 +43,18 @@ def load_gan(path, compile=True):
     >>> gan.fit(more_data, epochs=1, steps_per_epoch=100)
     """
     import ganzoo.models  # noqa: F401  (registers the classes for deserialization)
+    from ganzoo.presets import preset_dir
 
-    return keras.models.load_model(resolve_model_file(path), compile=compile)
+    return keras.models.load_model(resolve_model_file(preset_dir(path)), compile=compile)
 
 
 def load_generator(path):
     """Loads a generator as a `keras.Model` mapping `latent` to images in [-1, 1].
 
     Args:
-        path: str. A run directory, a `.keras` file (a GAN or a bare generator), or
-            a SavedModel directory exported by `ganzoo.export` (wrapped with
+        path: str. A run directory, a `.keras` file (a GAN or a bare generator), a
+            preset name or URL (`ganzoo.list_presets()`), or a SavedModel
+            directory exported by `ganzoo.export` (wrapped with
             `keras.layers.TFSMLayer`; inference only).
 
     Returns:
@@ -61,6 +65,9 @@ def load_generator(path):
     >>> generator = ganzoo.load_generator("runs/dcgan_digits")
     >>> images = generator(np.random.normal(size=(16, 100)).astype("float32"))
     """
+    from ganzoo.presets import preset_dir
+
+    path = preset_dir(path)
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb")):
         return _saved_model_generator(path)
     import ganzoo.models  # noqa: F401

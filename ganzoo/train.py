@@ -6,6 +6,8 @@ Examples:
     python -m ganzoo.train                                  # DCGAN on embedded digits
     python -m ganzoo.train --model=dcgan --steps=500 --model_dir=runs/try
     python -m ganzoo.train --config=configs/dcgan_digits.yaml --set train.batch_size=128
+    python -m ganzoo.train --init_from=dcgan_digits --freeze_d_blocks=1 \
+        --learning_rate_scale=0.5 --steps=300 --set data.classes=[0,1,2,3,4]
 """
 
 import sys
@@ -29,6 +31,11 @@ flags.DEFINE_integer("num_cpu_devices", None, "Logical CPU devices for --strateg
 flags.DEFINE_bool("jit_compile", None,
                   "XLA-compile the train step (default: the measured fast path).")
 flags.DEFINE_bool("deterministic", None, "TF op determinism: bit-identical reruns.")
+flags.DEFINE_string("init_from", None,
+                    "Start a new run from a preset (ganzoo.list_presets()) or run directory: "
+                    "its config and G/D weights (fine-tuning).")
+flags.DEFINE_integer("freeze_d_blocks", None, "FreezeD: keep the first n D blocks fixed.")
+flags.DEFINE_float("learning_rate_scale", None, "Multiply both learning rates (fine-tuning).")
 
 
 def main(argv):
@@ -41,18 +48,22 @@ def main(argv):
 
     try:
         config = train_lib.resolve_config(
-            FLAGS.model, FLAGS.config, FLAGS.set,
+            FLAGS.model, FLAGS.config, FLAGS.set, init_from=FLAGS.init_from,
             **{
                 "data.name": FLAGS.dataset, "train.steps": FLAGS.steps,
                 "train.batch_size": FLAGS.batch_size, "data.data_dir": FLAGS.data_dir,
                 "data.image_size": FLAGS.image_size, "train.seed": FLAGS.seed,
                 "train.strategy": FLAGS.strategy, "train.num_cpu_devices": FLAGS.num_cpu_devices,
                 "train.jit_compile": FLAGS.jit_compile, "train.deterministic": FLAGS.deterministic,
+                "train.freeze_d_blocks": FLAGS.freeze_d_blocks,
+                "train.learning_rate_scale": FLAGS.learning_rate_scale,
             },
         )
         if FLAGS.epochs is not None:
             train_lib.set_steps_from_epochs(config, FLAGS.epochs)
         model_dir = FLAGS.model_dir or f"runs/{config.model.name}_{_slug(config.data.name)}"
+        if FLAGS.init_from and not FLAGS.model_dir:
+            model_dir += "_from_" + _slug(FLAGS.init_from.rstrip("/").rsplit("/", 1)[-1])
         result = train_lib.run(config, model_dir)
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         if type(e).__module__.startswith(("tensorflow", "keras")):

@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 import yaml
 
-from ganzoo import callbacks, data, distribute, export, run_dir, validation
+from ganzoo import callbacks, data, distribute, export, finetune, run_dir, validation
 from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
@@ -37,19 +37,31 @@ _RESUMABLE_KEYS = (
 )
 
 
-def resolve_config(model=None, config_file=None, overrides=(), **flags):
+def resolve_config(model=None, config_file=None, overrides=(), init_from=None, **flags):
     """Builds the config: defaults < model's paper defaults < YAML < --set < flags.
 
     Args:
         model: str or None. Registered model name; None takes the YAML's, else dcgan.
         config_file: str or None. A YAML file such as `configs/dcgan_digits.yaml`.
         overrides: iterable of `key=value` strings (`--set`).
+        init_from: str or None. A preset or run directory to start from
+            (`train.init_from`); without `model` and `config_file` its own
+            config.yaml is the YAML layer, so the networks match.
         **flags: dotted keys set last, e.g. `{"train.steps": 100}`; None values are skipped.
 
     Returns:
         A validated `ExperimentConfig`.
     """
     file_values = config_lib.load_yaml(config_file) if config_file else {}
+    if init_from:
+        source = finetune.source_config(init_from)
+        if not (model or config_file) and source:
+            file_values = source
+            # A fresh run: the source's own fine-tuning settings do not carry over.
+            file_values.get("train", {}).update(init_from=None, freeze_d_blocks=0,
+                                                learning_rate_scale=1.0)
+            file_values.get("data", {}).pop("classes", None)
+        flags = {**flags, "train.init_from": init_from}
     name = model or file_values.get("model", {}).get("name") or "dcgan"
     cls = get_model(name)
     config = config_lib.ExperimentConfig()
@@ -95,11 +107,13 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Load the data before touching the run directory: a data error costs nothing.
     dataset, spec = data.load(config.data.name, "train", config.data.image_size,
                               config.data.data_dir)
+    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
     validation.check_dataset(dataset, spec)
     # Only the chief writes the run directory; other workers write a scratch copy.
     shared_dir, model_dir = model_dir, distribute.worker_dir(strategy, model_dir)
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
+    _check_init_from(t.init_from, model_dir)
     jit = t.jit_compile if t.jit_compile is not None else default_jit_compile(strategy)
     ckpt_dir = os.path.join(model_dir, "checkpoints")
     # Resumed runs too: tf.data's shuffle order depends on the global seed.
@@ -111,11 +125,16 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         else:
             keras.utils.set_random_seed(t.seed)
             gan = build_model(config, spec)
+            if t.init_from:
+                step = finetune.initialize_from(gan, t.init_from)
+                print(f"Initialized from {t.init_from} (its step {step})")
             gan.compile(
                 d_optimizer=make_optimizer(t.d_optimizer),
                 g_optimizer=make_optimizer(t.g_optimizer),
                 loss=t.loss, label_smoothing=t.label_smoothing, jit_compile=jit,
             )
+            if t.freeze_d_blocks or t.learning_rate_scale != 1.0:
+                finetune.prepare(gan, t.freeze_d_blocks, t.learning_rate_scale)
     validation.check_best_metric(t.best_metric, gan)
     lock = run_dir.RunLock(model_dir).acquire()
     run_dir.quarantine(corrupt)
@@ -164,6 +183,22 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             "metrics": metrics, "report": report, "seconds": time.time() - start, "model": gan}
 
 
+def _check_init_from(init_from, model_dir):
+    """Refuses to fine-tune into the source itself: the source is never written."""
+    if not init_from:
+        return
+    from ganzoo.presets import preset_dir
+
+    source = os.path.realpath(preset_dir(init_from))
+    target = os.path.realpath(model_dir)
+    if os.path.isfile(source):
+        source = os.path.dirname(source)
+    if target == source or target.startswith(source + os.sep):
+        raise config_lib.ConfigError(
+            f"--model_dir={model_dir} is inside --init_from={init_from}; a fine-tuning run "
+            "needs its own new run directory (the source is never modified).")
+
+
 def default_jit_compile(strategy):
     """Whether XLA is the fast path here (measured by tools/benchmark.py).
 
@@ -180,7 +215,9 @@ def default_jit_compile(strategy):
 
 def set_steps_from_epochs(config, epochs):
     """Sets `train.steps` to cover `epochs` passes over the training split."""
-    _, spec = data.load(config.data.name, "train", config.data.image_size, config.data.data_dir)
+    dataset, spec = data.load(config.data.name, "train", config.data.image_size,
+                              config.data.data_dir)
+    _, spec = data.select_classes(dataset, spec, config.data.classes)
     if not spec.num_examples:
         raise config_lib.ConfigError(
             f"--epochs needs the data set size, unknown for {config.data.name!r}; use --steps."

@@ -86,6 +86,46 @@ def load(name, split="train", image_size=None, data_dir=None):
     return tfds.load_tfds(name, split, image_size=image_size, data_dir=data_dir)
 
 
+def select_classes(dataset, spec, classes):
+    """Keeps only the examples whose label is in `classes` (`data.classes`).
+
+    Fine-tuning on a subset of classes (e.g. digits 0-4) uses this. The label
+    space (`spec.num_classes`) is unchanged, so a conditional model trained on
+    all classes fine-tunes with the same networks.
+
+    Args:
+        dataset: `tf.data.Dataset` of `(example, label)` from `load`.
+        spec: its `DataSpec`.
+        classes: list of int, or None to keep everything.
+
+    Returns:
+        `(dataset, spec)` with `spec.num_examples` counted for small data sets.
+    """
+    if classes is None:
+        return dataset, spec
+    from ganzoo.config import ConfigError
+
+    if not spec.num_classes:
+        raise ConfigError(f"Config key 'data.classes' selects labels, but {spec.name!r} has "
+                          "no labels; remove data.classes or use a labelled data set.")
+    bad = [c for c in classes if not 0 <= c < spec.num_classes]
+    if bad:
+        raise ConfigError(f"Config key 'data.classes' has labels {bad} outside "
+                          f"[0, {spec.num_classes - 1}] of {spec.name!r}.")
+    wanted = tf.constant(sorted(classes), tf.int64)
+    dataset = dataset.filter(
+        lambda x, y: tf.reduce_any(tf.equal(tf.cast(y, tf.int64), wanted)))
+    count = None
+    if spec.num_examples and spec.num_examples <= 200_000:
+        count = int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+        if count == 0:
+            raise ConfigError(f"Config key 'data.classes' = {classes} selects no example "
+                              f"of {spec.name!r}.")
+        # A known size keeps the small-data cache in `train_pipeline`.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+    return dataset, dataclasses.replace(spec, num_examples=count)
+
+
 def _import_loaders():
     # Imported lazily so `import ganzoo.data` stays cheap; each module registers itself.
     from ganzoo.data import digits  # noqa: F401
