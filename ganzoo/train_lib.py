@@ -57,9 +57,10 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
         source = finetune.source_config(init_from)
         if not (model or config_file) and source:
             file_values = source
-            # A fresh run: the source's own fine-tuning settings do not carry over.
+            # A fresh run: the source's fine-tuning settings do not carry over, nor
+            # op determinism (process-wide and slower; --deterministic turns it on).
             file_values.get("train", {}).update(init_from=None, freeze_d_blocks=0,
-                                                learning_rate_scale=1.0)
+                                                learning_rate_scale=1.0, deterministic=False)
             file_values.get("data", {}).pop("classes", None)
         flags = {**flags, "train.init_from": init_from}
     name = model or file_values.get("model", {}).get("name") or "dcgan"

@@ -1,0 +1,166 @@
+"""Shipped presets: offline load in < 5 s, bit-exact card samples, re-evaluated
+card metrics; unknown names, offline URLs and bad checksums fail clearly."""
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import ganzoo
+from ganzoo import presets
+from ganzoo.presets import PresetError
+
+SHIPPED = presets._builtin_names()
+FAMILIES = {"dcgan", "wgan", "wgan_gp", "ssgan", "vanilla", "cgan", "acgan", "infogan"}
+
+# Re-evaluation tolerances. The samples are asserted bit-identical first and the
+# extractor's weights hash is in the card, so the features can differ only by
+# float summation order (thread count, oneDNN blocking); FID's 128-d covariance
+# square root amplifies that to ~1e-6 relative at most. Accuracies are counts of
+# argmax decisions: allow one flipped decision per metric on a near-tie.
+REL_TOL = 1e-4
+COUNT_TOL = {"class_accuracy": 1 / 1000, "code_accuracy": 1 / 1000,
+             "q_test_accuracy": 1 / 360, "test_error": 1 / 360}
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: any socket connection attempt fails at once."""
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_one_preset_per_family_is_shipped():
+    cards = ganzoo.list_presets(with_cards=True)
+    assert {card["family"] for card in cards.values()} >= FAMILIES
+    for name in SHIPPED:
+        path = presets.preset_dir(name, verify=False)
+        assert sorted(os.listdir(path)) == ["card.json", "config.yaml", "model.keras"]
+        assert cards[name]["model_bytes"] < 4.5e6, name
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_preset_loads_offline_fast_and_reproduces_its_card(name, offline):
+    start = time.perf_counter()
+    gan = ganzoo.from_preset(name)
+    seconds = time.perf_counter() - start
+    assert seconds < 5, f"{name} took {seconds:.2f} s to load"
+    card = presets.load_card(name)
+    assert card["name"] == name and card["family"] in ganzoo.list_models()
+    assert int(gan.g_optimizer.iterations.numpy()) == card["training"]["steps"]
+    s = card["samples"]
+    assert presets.samples_sha256(gan, s["seed"], s["num_images"]) == s["sha256"]
+
+    old = card["evaluation"]
+    new = presets.evaluate_preset(gan, presets.preset_dir(name), old["card"]["seed"])
+    version_keys = ("ganzoo", "tensorflow")
+    assert ({k: v for k, v in new["card"].items() if k not in version_keys}
+            == {k: v for k, v in old["card"].items() if k not in version_keys})
+    for section in ("metrics", "report"):
+        for key, value in old[section].items():
+            if isinstance(value, float):
+                tol = COUNT_TOL.get(key, 0.0)
+                assert new[section][key] == pytest.approx(value, rel=REL_TOL, abs=tol), key
+
+
+def test_load_generator_takes_a_preset_name():
+    gan = ganzoo.from_preset("dcgan_digits", compile=False)
+    generator = ganzoo.load_generator("dcgan_digits")
+    latent = gan.sample_latent(4, seed=3)
+    np.testing.assert_array_equal(np.asarray(generator(latent, training=False)),
+                                  np.asarray(gan.generator(latent, training=False)))
+
+
+def test_unknown_preset_lists_the_known_ones():
+    for load in (ganzoo.from_preset, ganzoo.load_generator, ganzoo.load_gan):
+        with pytest.raises(PresetError, match="Unknown preset 'dcgan_nope'") as info:
+            load("dcgan_nope")
+        assert "dcgan_digits" in str(info.value) and "register_preset" in str(info.value)
+
+
+def _copy_preset(tmp_path, name="dcgan_digits"):
+    path = tmp_path / name
+    shutil.copytree(presets.preset_dir(name), path)
+    return path
+
+
+def test_bad_checksum_is_refused(tmp_path):
+    path = _copy_preset(tmp_path)
+    ganzoo.register_preset("copy", str(path))
+    try:
+        ganzoo.from_preset("copy", compile=False)
+        ganzoo.register_preset("copy", str(path), sha256="0" * 64, overwrite=True)
+        with pytest.raises(PresetError, match=r"register_preset\(sha256=...\) says 0000"):
+            ganzoo.from_preset("copy")
+        ganzoo.register_preset("copy", str(path), overwrite=True)
+        with open(path / "model.keras", "r+b") as f:  # one flipped byte
+            f.seek(1000)
+            byte = f.read(1)
+            f.seek(1000)
+            f.write(bytes([byte[0] ^ 1]))
+        with pytest.raises(PresetError, match="Checksum mismatch for preset 'copy'") as info:
+            ganzoo.from_preset("copy")
+        assert "its card.json" in str(info.value)
+    finally:
+        presets.unregister_preset("copy")
+
+
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_url_preset_offline_fails_fast_naming_preset_url_and_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))
+    url = f"http://127.0.0.1:{_closed_port()}/presets/dcgan_mnist"
+    ganzoo.register_preset("dcgan_mnist", url)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(PresetError) as info:
+            ganzoo.from_preset("dcgan_mnist")
+        assert time.perf_counter() - start < 5
+        message = str(info.value)
+        assert "'dcgan_mnist'" in message and url in message
+        assert "register_preset('dcgan_mnist', '/path/to/dcgan_mnist'" in message
+        assert "dcgan_mnist" in ganzoo.list_presets()
+    finally:
+        presets.unregister_preset("dcgan_mnist")
+
+
+def test_url_preset_downloads_once_then_loads_offline(tmp_path, monkeypatch):
+    served = tmp_path / "site" / "dcgan_tfds"
+    shutil.copytree(presets.preset_dir("dcgan_digits"), served)
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))
+    url = f"http://127.0.0.1:{server.server_address[1]}/dcgan_tfds/"
+    ganzoo.register_preset("dcgan_tfds", url)
+    try:
+        gan = ganzoo.from_preset("dcgan_tfds", compile=False)
+        server.shutdown()
+        server.server_close()
+        again = ganzoo.load_generator("dcgan_tfds")  # from the cache, server gone
+        latent = gan.sample_latent(2, seed=0)
+        np.testing.assert_array_equal(np.asarray(again(latent)), np.asarray(gan.generator(latent)))
+        card = json.loads((served / "card.json").read_text())
+        assert ganzoo.list_presets(with_cards=True)["dcgan_tfds"]["model_sha256"] == \
+            card["model_sha256"]
+    finally:
+        presets.unregister_preset("dcgan_tfds")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
