@@ -54,6 +54,7 @@ def test_preset_loads_offline_fast_and_reproduces_its_card(name, offline):
     start = time.perf_counter()
     gan = ganzoo.from_preset(name)
     seconds = time.perf_counter() - start
+    print(f"{name}: loaded in {seconds:.2f} s")
     assert seconds < 5, f"{name} took {seconds:.2f} s to load"
     card = presets.load_card(name)
     assert card["name"] == name and card["family"] in ganzoo.list_models()
