@@ -47,6 +47,11 @@ class GAN(keras.Model):
             against D after this many differentiable look-ahead updates of a copy
             of D (`ganzoo.models.unrolled`); D's own weights do not change. 0 (the
             default) is the plain GAN.
+        packing: int. PacGAN (Lin et al. 2018, https://arxiv.org/abs/1712.04086):
+            D judges packs of this many examples of the same source, concatenated
+            (vectors end to end, images along channels), so it can see a lack of
+            diversity. D is built for the packed shape; the per-replica batch must
+            be a multiple. 1 (the default) is the plain GAN.
         **kwargs: forwarded to `keras.Model`.
 
     Example:
@@ -65,8 +70,11 @@ class GAN(keras.Model):
 
     def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0,
                  feature_matching=False, feature_matching_layer="features",
-                 unrolled_steps=0, **kwargs):
+                 unrolled_steps=0, packing=1, **kwargs):
         super().__init__(**kwargs)
+        self.packing = int(packing)
+        if self.packing < 1:
+            raise ValueError(f"packing must be >= 1, got {packing}.")
         self.unrolled_steps = int(unrolled_steps)
         if self.unrolled_steps < 0:
             raise ValueError(f"unrolled_steps must be >= 0, got {unrolled_steps}.")
@@ -103,12 +111,19 @@ class GAN(keras.Model):
         config = config or ModelConfig(name=getattr(cls, "registered_name", "dcgan"))
         keras.utils.set_random_seed(seed)
         arch = networks.get_architecture(config.architecture)
+        packing = int(config.options.get("packing", 1))
+        heads = cls.discriminator_heads(config, spec)
+        if packing > 1 and not _plain_discriminator(cls, heads):
+            raise ConfigError(
+                f"model.options.packing needs a discriminator with one real/fake logit per "
+                f"input and no other inputs or heads; {cls.__name__}'s has more (labels, "
+                f"auxiliary heads {sorted(heads)} or a wrapped Q network).")
         generator = arch.generator(
             spec.shape, cls.generator_input_dim(config, spec), width=config.width,
             **config.generator,
         )
         discriminator = arch.discriminator(
-            spec.shape, width=config.width, heads=cls.discriminator_heads(config, spec),
+            packed_shape(spec.shape, packing), width=config.width, heads=heads,
             **config.discriminator,
         )
         generator, discriminator = cls.wrap_networks(generator, discriminator, config, spec)
@@ -295,8 +310,25 @@ class GAN(keras.Model):
         return self._noise(batch_size, draw), {}
 
     def _discriminate(self, images, batch, training, fake=False):
-        """Runs D; returns a dict with at least "logits" of shape [B]."""
-        return _as_output_dict(self.discriminator(images, training=training))
+        """Runs D; returns a dict with at least "logits" of shape [B] ([B / packing])."""
+        return _as_output_dict(self.discriminator(self._pack(images), training=training))
+
+    def _pack(self, images):
+        """`[B, *shape]` -> `[B / packing, *packed_shape]`: rows i*m ... i*m+m-1 form pack i."""
+        m = self.packing
+        if m == 1:
+            return images
+        rows = images.shape[0]
+        if rows is not None and rows % m:
+            raise ValueError(f"packing={m} needs a per-replica batch that is a multiple of "
+                             f"{m}; got {rows} examples.")
+        shape = list(images.shape[1:])
+        if len(shape) == 1:
+            return tf.reshape(images, [-1, m * shape[0]])
+        # Images: the m examples are stacked along channels (PacGAN's convolutional D).
+        x = tf.reshape(images, [-1, m, *shape])
+        x = tf.transpose(x, [0, *range(2, len(shape) + 1), 1, len(shape) + 1])
+        return tf.reshape(x, [-1, *shape[:-1], m * shape[-1]])
 
     def _discriminator_terms(self, real_out, fake_out, batch):
         """Loss terms of D: name -> per-example `[B]` losses or a global scalar."""
@@ -450,6 +482,25 @@ class GAN(keras.Model):
             part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
             chunks.append(np.asarray(self.generator(part, training=False)))
         return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+
+
+def packed_shape(shape, packing):
+    """Shape of one D input for packs of `packing` examples of `shape`.
+
+    Vectors `(D,)` become `(packing * D,)`; images `(H, W, C)` become
+    `(H, W, packing * C)` (PacGAN, Lin et al. 2018, sec. 5).
+    """
+    shape = tuple(int(d) for d in shape)
+    if packing == 1:
+        return shape
+    return (*shape[:-1], int(packing) * shape[-1])
+
+
+def _plain_discriminator(cls, heads):
+    # Packs mix examples, so per-example labels, class heads and InfoGAN's Q
+    # network cannot apply; families add those through these hooks.
+    return (heads == {"logits": 1} and cls._discriminate is GAN._discriminate
+            and cls.wrap_networks.__func__ is GAN.wrap_networks.__func__)
 
 
 def _get_optimizer(identifier):
