@@ -60,7 +60,7 @@ def test_preset_loads_offline_fast_and_reproduces_its_card(name, offline):
     assert card["name"] == name and card["family"] in ganzoo.list_models()
     assert int(gan.g_optimizer.iterations.numpy()) == card["training"]["steps"]
     s = card["samples"]
-    assert presets.samples_sha256(gan, s["seed"], s["num_images"]) == s["sha256"]
+    assert presets.samples_match(gan, s), "the preset no longer generates its card's samples"
 
     old = card["evaluation"]
     new = presets.evaluate_preset(gan, presets.preset_dir(name), old["card"]["seed"])
@@ -165,3 +165,13 @@ def test_url_preset_downloads_once_then_loads_offline(tmp_path, monkeypatch):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+def test_samples_match_tolerates_last_bits_not_changed_weights():
+    gan = ganzoo.from_preset("dcgan_digits", compile=False)
+    s = dict(presets.load_card("dcgan_digits")["samples"])
+    s["sha256"] = "0" * 64  # as on another CPU type: only the per-image statistics decide
+    assert presets.samples_match(gan, s)
+    kernel = gan.generator.trainable_weights[0]
+    kernel.assign(kernel * 1.01)
+    assert not presets.samples_match(gan, s)
