@@ -7,7 +7,8 @@ A preset is a directory (the shipped ones are `ganzoo/presets/<name>/`):
     config.yaml   the resolved training config (as in a run directory)
     card.json     the model card: family, config, training steps and seed,
                   data, evaluation metrics with their metric card, the sample
-                  seed and sha256 of the samples it generates, the sha256 of
+                  seed, sha256 and per-image statistics of the samples it
+                  generates (`samples_match`), the sha256 of
                   `model.keras`, ganzoo/TensorFlow/Keras versions
 
 `tools/train_presets.py` re-creates the shipped presets. A preset for another
@@ -213,11 +214,6 @@ def file_sha256(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def samples_sha256(gan, seed=0, num_images=SAMPLE_COUNT):
-    """sha256 of the float32 bytes of `gan.generate(num_images, seed)`."""
-    return samples_fingerprint(gan, seed, num_images)["sha256"]
 
 
 def samples_fingerprint(gan, seed=0, num_images=SAMPLE_COUNT):

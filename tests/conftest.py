@@ -10,8 +10,9 @@ import os
 import pathlib
 import sys
 
-# As `import ganzoo` does, but before TensorFlow can be imported first: TensorFlow
-# reads the oneDNN switch once, at import (without it the suite ran 2x slower).
+# As `import ganzoo` does, but before TensorFlow is imported: TensorFlow reads the
+# oneDNN switch once, at import, so importing it first left oneDNN off in the
+# tests (IsMklEnabled() False) while `python -m ganzoo.train` had it on.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))

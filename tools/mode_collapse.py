@@ -108,37 +108,36 @@ def train_and_measure(dataset, variant, seed, steps=None, steps_per_execution=50
             "seconds": seconds, "steps": t.steps, "picture": picture}
 
 
-def _run_in_worker(job):
-    """Pool worker: one thread per process, so `--workers` runs share the cores."""
+def _one_thread():
+    """Pool initializer: one TensorFlow thread per process, so `--workers` runs share the cores."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _run(job):
     dataset, variant, seed, steps = job
     result = train_and_measure(dataset, variant, seed, steps)
     result.update(dataset=dataset, variant=variant, seed=seed)
+    print(f"{dataset:7s} {variant:14s} seed {seed}: {result['modes']:2d}/"
+          f"{result['num_modes']} modes, {100 * result['high_quality']:5.1f}% HQ, "
+          f"rKL {result['reverse_kl']:.2f}, {result['seconds']:.0f}s", flush=True)
     return result
 
 
 def run_all(jobs, workers):
     """Runs `(dataset, variant, seed, steps)` jobs, in `workers` fresh processes if > 1."""
-    def report(result):
-        print(f"{result['dataset']:7s} {result['variant']:14s} seed {result['seed']}: "
-              f"{result['modes']:2d}/{result['num_modes']} modes, "
-              f"{100 * result['high_quality']:5.1f}% HQ, rKL {result['reverse_kl']:.2f}, "
-              f"{result['seconds']:.0f}s", flush=True)
-        return result
-
     if workers <= 1:
-        return [report(_run_in_worker(job)) for job in jobs]
+        return [_run(job) for job in jobs]
     import multiprocessing
 
     # Slowest jobs first so the pool does not end on one long run.
     cost = {"unrolled": 3, "vbn_minibatch": 2, "minibatch": 2}
     order = sorted(range(len(jobs)), key=lambda i: -cost.get(jobs[i][1], 1))
     context = multiprocessing.get_context("spawn")  # no TensorFlow state inherited
-    with context.Pool(workers, maxtasksperchild=1) as pool:
-        done = [report(r) for r in pool.imap(_run_in_worker, [jobs[i] for i in order])]
+    with context.Pool(workers, initializer=_one_thread, maxtasksperchild=1) as pool:
+        done = pool.map(_run, [jobs[i] for i in order], chunksize=1)
     results = [None] * len(jobs)
     for i, result in zip(order, done):
         results[i] = result
