@@ -121,19 +121,152 @@ def select_classes(dataset, spec, classes):
         if count == 0:
             raise ConfigError(f"Config key 'data.classes' = {classes} selects no example "
                               f"of {spec.name!r}.")
-        # A known size keeps the small-data cache in `train_pipeline`.
+        # A known size lets `train_pipeline` copy small subsets into memory.
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
     return dataset, dataclasses.replace(spec, num_examples=count)
 
 
 def _import_loaders():
     # Imported lazily so `import ganzoo.data` stays cheap; each module registers itself.
-    from ganzoo.data import digits  # noqa: F401
+    from ganzoo.data import digits, idx  # noqa: F401
 
     try:
         from ganzoo.data import toy  # noqa: F401
     except ImportError:
         pass
+
+
+# The stream of examples is endless; positions are int64.
+_FOREVER = 2**62
+# Small data sets without their own random access are copied into memory once
+# (digits, TFDS mnist/cifar10, class subsets) when they fit in this many bytes.
+_MAX_IN_MEMORY_BYTES = 2 << 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Random access to one split, which lets a pipeline shuffle it completely.
+
+    Args:
+        size: int. Number of examples.
+        fetch: callable. int64 indices -> `(examples, labels)`; a batch of
+            indices `[B]` when `batched`, else one scalar index.
+        batched: bool. Whether `fetch` takes a batch of indices (in-memory
+            arrays) or one (a file to decode).
+    """
+
+    size: int
+    fetch: object
+    batched: bool = True
+
+
+def with_source(dataset, source):
+    """Marks `dataset` as having random access through `source` (see `Source`).
+
+    Transformations (`filter`, `map`) return new datasets without the mark, so a
+    pipeline never uses a source that no longer describes the data.
+    """
+    dataset.ganzoo_source = source
+    return dataset
+
+
+def array_source(images, labels, transform=None):
+    """A batched `Source` over in-memory arrays; `transform` maps a batch of images
+    (e.g. uint8 to float in [-1, 1]) after the gather."""
+    images = tf.constant(images)
+    labels = tf.constant(labels, tf.int32)
+
+    def fetch(indices):
+        x = tf.gather(images, indices)
+        return (transform(x) if transform else x), tf.gather(labels, indices)
+
+    return Source(int(labels.shape[0]), fetch, batched=True)
+
+
+def source_of(dataset):
+    """The dataset's `Source`: its loader's, or an in-memory copy when it is small.
+
+    Returns None for data too large for memory or of unknown size; those are
+    shuffled with a buffer (see `train_pipeline`).
+    """
+    source = getattr(dataset, "ganzoo_source", None)
+    if source is not None:
+        return source
+    card = int(dataset.cardinality())
+    if card <= 0:
+        return None
+    x_spec, _ = dataset.element_spec
+    if not x_spec.shape.is_fully_defined():
+        return None
+    nbytes = card * x_spec.shape.num_elements() * x_spec.dtype.size
+    if nbytes > _MAX_IN_MEMORY_BYTES:
+        return None
+    images, labels = dataset.batch(card).get_single_element()
+    return with_source(dataset, array_source(images, labels)).ganzoo_source
+
+
+def example_order(positions, size, seed):
+    """Which example sits at each stream position: epoch `p // size` is a fresh
+    permutation of all `size` examples, drawn from `(seed, epoch)` alone.
+
+    Since the order is a pure function of the position, a resumed run seeks to
+    its position in constant time and continues exactly where it stopped.
+    """
+    positions = tf.convert_to_tensor(positions, tf.int64)
+    epoch = positions // size
+    seeds = tf.stack([tf.fill(tf.shape(positions), tf.constant(seed, tf.int64)), epoch,
+                      tf.zeros_like(epoch)], axis=-1)
+    # The raw op takes one seed per index; the public wrapper accepts only one seed.
+    return tf.raw_ops.RandomIndexShuffle(
+        index=positions % size, seed=seeds,
+        max_index=tf.fill(tf.shape(positions), tf.constant(size - 1, tf.int64)))
+
+
+def batched_stream(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batches=0):
+    """Endless batches of `dataset`, every epoch shuffled, starting at a batch.
+
+    - Random access (`source_of`): each epoch is a complete permutation of the
+      data (`example_order`), so batches are i.i.d. even when the source is
+      sorted by class, and skipping `n` batches costs nothing.
+    - Known size, no random access (large TFDS sets): each epoch goes through a
+      `shuffle_buffer` shuffle seeded by `(seed, epoch)`; skipping reads at most
+      one epoch.
+    - Unknown size: one buffer shuffle over the repeated data; skipping reads
+      the skipped batches.
+
+    Args:
+        dataset: `tf.data.Dataset` of `(example, label)` from `load`.
+        batch_size: int. Examples per batch.
+        seed: int. The same seed gives the same order.
+        shuffle_buffer: int. Buffer of the two paths without random access.
+        skip_batches: int. Batches to skip (a resumed run's position).
+
+    Returns:
+        An infinite `tf.data.Dataset` of `(examples [B, ...], labels [B])`.
+    """
+    start = int(skip_batches) * batch_size
+    source = source_of(dataset)
+    if source is not None:
+        positions = tf.data.Dataset.range(start, _FOREVER)
+
+        def fetch(p):
+            return source.fetch(example_order(p, source.size, seed))
+
+        if source.batched:
+            return positions.batch(batch_size, drop_remainder=True).map(
+                fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return positions.map(fetch, num_parallel_calls=tf.data.AUTOTUNE,
+                             deterministic=True).batch(batch_size, drop_remainder=True)
+    size = int(dataset.cardinality())
+    if size > 0:
+        first_epoch = start // size
+        epochs = tf.data.Dataset.range(first_epoch, _FOREVER)
+        ds = epochs.flat_map(lambda e: dataset.shuffle(
+            shuffle_buffer, seed=seed * 1_000_003 + e, reshuffle_each_iteration=False))
+        ds = ds.skip(start - first_epoch * size)
+        return ds.batch(batch_size, drop_remainder=True)
+    ds = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat().batch(batch_size, drop_remainder=True).skip(int(skip_batches))
 
 
 def train_pipeline(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batches=0):
@@ -143,21 +276,13 @@ def train_pipeline(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batche
         dataset: `tf.data.Dataset` of `(example, label)` from `load`.
         batch_size: int. Global batch size (examples per element).
         seed: int. Shuffle seed; the same seed gives the same order.
-        shuffle_buffer: int. Shuffle buffer size.
+        shuffle_buffer: int. Shuffle buffer size, used only for data without
+            random access (see `batched_stream`).
         skip_batches: int. Batches to skip, so a resumed run continues the data
-            order where it stopped.
+            order where it stopped (constant time for random-access data).
 
     Returns:
         An infinite `tf.data.Dataset` of batched `(examples, labels)`.
     """
-    ds = dataset.cache() if _is_small(dataset) else dataset
-    ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().batch(batch_size, drop_remainder=True)
-    if skip_batches:
-        ds = ds.skip(skip_batches)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def _is_small(dataset):
-    card = int(dataset.cardinality())
-    return 0 < card <= 200_000
+    return batched_stream(dataset, batch_size, seed, shuffle_buffer,
+                          skip_batches).prefetch(tf.data.AUTOTUNE)

@@ -17,6 +17,8 @@ unlabeled and half labeled examples.
 import numpy as np
 import tensorflow as tf
 
+from ganzoo.data import batched_stream
+
 # Label of the rows that come from the unlabeled set.
 UNLABELED = -1
 
@@ -109,16 +111,12 @@ def semi_supervised_pipeline(dataset, labeled_images, labeled_labels, batch_size
         raise ValueError(f"A semi-supervised batch is half labeled: train.batch_size must "
                          f"be even, got {batch_size}.")
     half, k = batch_size // 2, int(d_steps)
-    unlabeled = dataset.map(lambda x, y: x)
-    if 0 < int(dataset.cardinality()) <= 200_000:
-        unlabeled = unlabeled.cache()
-    unlabeled = unlabeled.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    unlabeled = unlabeled.repeat().batch(half * k, drop_remainder=True)
+    unlabeled = batched_stream(dataset, half * k, seed, shuffle_buffer, skip_batches)
+    unlabeled = unlabeled.map(lambda x, y: x)
     labeled = tf.data.Dataset.from_tensor_slices(
         (np.asarray(labeled_images, np.float32), np.asarray(labeled_labels, np.int32)))
     # The small labeled set is reshuffled on every pass, as in the authors' code.
-    labeled = labeled.shuffle(len(labeled_labels), seed=seed + 1, reshuffle_each_iteration=True)
-    labeled = labeled.repeat().batch(half * k, drop_remainder=True)
+    labeled = batched_stream(labeled, half * k, seed + 1, skip_batches=skip_batches)
 
     def interleave(x_unl, labeled_batch):
         x_lab, y_lab = labeled_batch
@@ -131,6 +129,4 @@ def semi_supervised_pipeline(dataset, labeled_images, labeled_labels, batch_size
         return tf.reshape(x, [2 * half * k, *x_unl.shape[1:]]), tf.reshape(y, [-1])
 
     ds = tf.data.Dataset.zip((unlabeled, labeled)).map(interleave)
-    if skip_batches:
-        ds = ds.skip(skip_batches)
     return ds.prefetch(tf.data.AUTOTUNE)
