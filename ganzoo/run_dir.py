@@ -14,7 +14,9 @@
   corrupt one is skipped with a warning and renamed `*.corrupt` once the lock
   is held.
 - **History** (`write_run_json`): `run.json` holds this invocation's versions,
-  command line and host, and a `history` list with every earlier invocation.
+  command line and host, and a `history` list with every earlier invocation;
+  `update_run_json` adds how it `ended` (`completed`, or `preempted` with the
+  signal, step and checkpoint; a crashed invocation has no `ended`).
 
 Test hooks (environment variables read only by the crash tests):
     GANZOO_TEST_CRASH_IN_SAVE=STEP   SIGKILL after the temporary checkpoint file
@@ -348,6 +350,25 @@ class Checkpoint(callbacks.Checkpoint):
         if step != self._last or not callbacks.list_checkpoints(self.dir):
             self._save(step, self._logs)
 
+    def save_now(self, model=None):
+        """Checkpoints the current step unless it is saved already (a preemption save).
+
+        Args:
+            model: the GAN to save, if not the one `fit` last trained (after a rollback).
+
+        Returns:
+            The checkpoint path of this step, or None when it could not be saved
+            (non-finite state, or the divergence guard tripped).
+        """
+        if model is not None:
+            self.set_model(model)
+        step = self.step()
+        path = os.path.join(self.dir, f"ckpt-{step:08d}.keras")
+        if os.path.exists(path):
+            return path
+        self._last = step
+        return self._save(step, self._logs)
+
     def _save(self, step, logs):
         if self.guard is not None and self.guard.tripped:
             return None
@@ -422,6 +443,23 @@ def write_run_json(model_dir, extra=None):
         **(extra or {}),
     }
     _write_json(path, {**entry, "history": [*history, entry]})
+
+
+def update_run_json(model_dir, fields):
+    """Adds `fields` to this invocation's record in `run.json` (e.g. how it `ended`).
+
+    The top level and the newest `history` entry (if this process wrote it) are
+    updated; a missing `run.json` is left missing.
+    """
+    path = os.path.join(model_dir, "run.json")
+    record = _read_json(path)
+    if not record:
+        return
+    record.update(fields)
+    history = record.get("history") or []
+    if history and history[-1].get("pid") == os.getpid():
+        history[-1].update(fields)
+    _write_json(path, record)
 
 
 _RECORDED_ENV = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "TF_CONFIG",

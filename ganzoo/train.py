@@ -8,6 +8,11 @@ Examples:
     python -m ganzoo.train --config=configs/dcgan_digits.yaml --set train.batch_size=128
     python -m ganzoo.train --init_from=dcgan_digits --freeze_d_blocks=1 \
         --learning_rate_scale=0.5 --steps=300 --set data.classes=[0,1,2,3,4]
+
+Exit status: 0 when the run finished; 2 for a bad flag, config or data (nothing
+was trained or changed); 75 (`ganzoo.preemption.EXIT_PREEMPTED`) after SIGTERM or
+SIGINT: the run stopped after the current step and saved a checkpoint there, and
+the same command resumes it; 143 / 130 when a second signal killed it at once.
 """
 
 import sys
@@ -43,7 +48,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]} (flags need --name=value).")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # keep the console to progress and results
-    from ganzoo import train_lib
+    from ganzoo import preemption, train_lib
     from ganzoo.config import ConfigError
 
     try:
@@ -65,6 +70,9 @@ def main(argv):
         if FLAGS.init_from and not FLAGS.model_dir:
             model_dir += "_from_" + _slug(FLAGS.init_from.rstrip("/").rsplit("/", 1)[-1])
         result = train_lib.run(config, model_dir)
+    except preemption.Preempted as e:
+        print(str(e), file=sys.stderr, flush=True)
+        preemption.exit_preempted(teardown=config.train.strategy == "multi_worker")
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         if type(e).__module__.startswith(("tensorflow", "keras")):
             raise

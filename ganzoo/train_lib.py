@@ -11,7 +11,13 @@ A run directory holds:
     logs/                TensorBoard scalars and sample images
     model.keras          the final model
     saved_model/1/       the exported generator (TF Serving layout)
+    report.json          the family's end-of-run measurements; `skipped` lists
+                         those the data could not support, with the reason
 Running again with the same directory resumes from the newest checkpoint.
+
+SIGTERM or SIGINT (`ganzoo.preemption`) stops the run after the current step,
+saves a checkpoint there, records the signal in run.json (`ended`) and raises
+`preemption.Preempted`; the CLI exits with status 75. A second signal kills at once.
 """
 
 import json
@@ -22,8 +28,9 @@ import time
 import keras
 import tensorflow as tf
 import yaml
+from absl import logging
 
-from ganzoo import callbacks, data, distribute, export, finetune, run_dir, validation
+from ganzoo import callbacks, data, distribute, export, finetune, preemption, run_dir, validation
 from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
@@ -90,7 +97,14 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         extra_callbacks: more Keras callbacks.
 
     Returns:
-        dict with `model_dir`, `steps`, `metrics` (last logged values), `seconds`.
+        dict with `model_dir`, `steps`, `metrics` (last logged values), `report`,
+        `seconds` and `model`.
+
+    Raises:
+        ConfigError: the config, or the data for this model family
+            (`GAN.data_requirements`), is wrong; the run directory is untouched.
+        preemption.Preempted: SIGTERM/SIGINT arrived; the run saved a checkpoint
+            at the step it stopped after (rerun to resume).
 
     Example:
 
@@ -110,6 +124,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                               config.data.data_dir)
     dataset, spec = data.select_classes(dataset, spec, config.data.classes)
     validation.check_dataset(dataset, spec)
+    validation.check_requirements(get_model(config.model.name), config, spec, dataset)
     # Only the chief writes the run directory; other workers write a scratch copy.
     shared_dir, model_dir = model_dir, distribute.worker_dir(strategy, model_dir)
     # Read-only checks first; nothing in the run directory changes until they pass.
@@ -138,39 +153,90 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                 finetune.prepare(gan, t.freeze_d_blocks, t.learning_rate_scale)
     validation.check_best_metric(t.best_metric, gan)
     lock = run_dir.RunLock(model_dir).acquire()
-    run_dir.quarantine(corrupt)
-    run_dir.remove_temporary_files(ckpt_dir)
-    _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()))
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
-    guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
-    cbs = [
-        guard,
-        callbacks.Scalars(writer),
-        callbacks.SampleGrid(model_dir, t.sample_every, writer, seed=t.seed),
-        run_dir.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints,
-                           t.best_metric, t.best_mode, guard=guard),
-        *gan.extra_callbacks(config, spec, model_dir, writer),
-        *extra_callbacks,
-    ]
-    start = time.time()
-    metrics = {}
-    spe = min(t.steps_per_epoch, t.steps)
-    # Whole epochs of `spe` steps, then one shorter epoch for the remainder; each
-    # segment's pipeline skips the batches already seen, so data order continues.
-    while (step := int(gan.g_optimizer.iterations.numpy())) < t.steps:
-        epochs, steps_per_epoch = t.steps // spe, spe
-        if t.steps - step < spe or step % spe:
-            epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
-        pipeline = distribute.distribute_options(
-            type(gan).make_pipeline(dataset, spec, config, skip_batches=step), strategy)
-        history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
-                          steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
-        if guard.tripped:  # stop: raises; rollback: continues from the last good checkpoint
-            gan = guard.recover(gan, ckpt_dir, strategy, jit)
-            continue
-        metrics = {k: float(v[-1]) for k, v in history.history.items()}
-    finish_run(gan, model_dir, seed=t.seed)
-    report = gan.run_report(config, spec)
+    # From here on, SIGTERM/SIGINT stops after the current step and saves it (ganzoo.preemption).
+    with preemption.SignalWatcher() as watcher:
+        run_dir.quarantine(corrupt)
+        run_dir.remove_temporary_files(ckpt_dir)
+        _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()))
+        writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
+        guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
+        checkpoint = run_dir.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints,
+                                        t.best_metric, t.best_mode, guard=guard)
+        stopper = preemption.StopOnSignal(watcher, strategy)
+        cbs = [
+            guard,
+            callbacks.Scalars(writer),
+            callbacks.SampleGrid(model_dir, t.sample_every, writer, seed=t.seed),
+            checkpoint,
+            *gan.extra_callbacks(config, spec, model_dir, writer),
+            *extra_callbacks,
+            stopper,
+        ]
+        start = time.time()
+        metrics = {}
+        spe = min(t.steps_per_epoch, t.steps)
+        # Whole epochs of `spe` steps, then one shorter epoch for the remainder; each
+        # segment's pipeline skips the batches already seen, so data order continues.
+        while (step := int(gan.g_optimizer.iterations.numpy())) < t.steps:
+            epochs, steps_per_epoch = t.steps // spe, spe
+            if t.steps - step < spe or step % spe:
+                epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
+            pipeline = distribute.distribute_options(
+                type(gan).make_pipeline(dataset, spec, config, skip_batches=step), strategy)
+            history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
+                              steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
+            if guard.tripped:  # stop: raises; rollback: continues from the last good checkpoint
+                gan = guard.recover(gan, ckpt_dir, strategy, jit)
+            else:
+                metrics = {k: float(v[-1]) for k, v in history.history.items()}
+            if stopper.stopped_at is not None:
+                _preempted(gan, checkpoint, watcher, writer, lock, shared_dir, model_dir)
+        finish_run(gan, model_dir, seed=t.seed)
+        step = int(gan.g_optimizer.iterations.numpy())
+        if watcher.received:  # after the last step's check: skip the optional report
+            _preempted(gan, checkpoint, watcher, writer, lock, shared_dir, model_dir)
+        report = _write_report(gan, config, spec, model_dir, writer)
+        run_dir.update_run_json(model_dir, {"ended": {"reason": "completed", "step": step,
+                                                      "time": _now()}})
+        lock.release()
+        distribute.remove_worker_dir(shared_dir, model_dir)
+        return {"model_dir": shared_dir, "steps": step, "metrics": metrics, "report": report,
+                "seconds": time.time() - start, "model": gan}
+
+
+def _preempted(gan, checkpoint, watcher, writer, lock, shared_dir, model_dir):
+    """Saves the current step (unless saved already), records why, unlocks, raises `Preempted`."""
+    step = int(gan.g_optimizer.iterations.numpy())
+    path = checkpoint.save_now(gan)
+    if path and model_dir != shared_dir:  # a non-chief worker: name the chief's copy
+        path = os.path.join(shared_dir, "checkpoints", os.path.basename(path))
+    # A worker that was not signalled itself stops because another one was.
+    reason = watcher.received or "a signal to another worker"
+    waited = time.time() - watcher.received_at if watcher.received_at else None
+    run_dir.update_run_json(model_dir, {"ended": {
+        "reason": "preempted", "signal": reason, "step": step, "checkpoint": path,
+        "time": _now(), "seconds_after_signal": waited}})
+    writer.flush()
+    lock.release()
+    distribute.remove_worker_dir(shared_dir, model_dir)
+    raise preemption.Preempted(reason, step, path, shared_dir)
+
+
+def _write_report(gan, config, spec, model_dir, writer):
+    """`gan.run_report` into report.json and TensorBoard; a failing report only warns.
+
+    The model is trained and saved by now, so no measurement may turn the run
+    into an error: one that raises is recorded under `skipped` instead.
+    """
+    try:
+        report = gan.run_report(config, spec)
+    except Exception as e:  # noqa: BLE001 (any failure of an optional measurement)
+        logging.exception("The end-of-run report failed")
+        report = {"skipped": {"run_report": f"{type(e).__name__}: {e}"}}
+    for name, reason in (report or {}).get("skipped", {}).items():
+        message = f"report.json: {name} skipped ({reason})"
+        logging.warning(message)
+        print(f"warning: {message}", flush=True)
     if report:
         with open(os.path.join(model_dir, "report.json"), "w") as f:
             json.dump(report, f, indent=2, default=float)
@@ -178,10 +244,12 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             for key, value in report.items():
                 if isinstance(value, (int, float)):
                     tf.summary.scalar(f"report/{key}", value)
-    lock.release()
-    distribute.remove_worker_dir(shared_dir, model_dir)
-    return {"model_dir": shared_dir, "steps": int(gan.g_optimizer.iterations.numpy()),
-            "metrics": metrics, "report": report, "seconds": time.time() - start, "model": gan}
+        writer.flush()
+    return report
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _check_init_from(init_from, model_dir):

@@ -3,6 +3,11 @@
 - `check_dataset`: the training data agrees with its `DataSpec` (one shape,
   finite values, images in [-1, 1], labels in [0, num_classes)), checked when the run
   starts, before the run directory is touched.
+- `Requirements`, `check_requirements`: what a family's run needs from its data
+  (labels, classes, images, examples per class, extra splits), declared by the
+  family (`GAN.data_requirements`) and checked before the run directory is
+  touched; its optional end-of-run measurements (`GAN.report_requirements`)
+  only warn, and the report skips them.
 - `check_best_metric`: `train.best_metric` is a metric the model logs.
 - `check_num_images`, `check_latent`: arguments of `GAN.generate` /
   `generator_inputs` (labels: `ganzoo.models.conditional.check_labels`).
@@ -10,8 +15,11 @@
   non-finite or mis-shaped request fails with a message naming the input.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from ganzoo.config import ConfigError
 
@@ -88,6 +96,106 @@ def _shape_message(where, shape, expected):
         return (f"{where} is {shape[1]}x{shape[0]} but the data set is {expected[1]}x{expected[0]} "
                 f"(shape {shape} vs {expected}). Resize them all with --set data.image_size=N.")
     return f"{where} has shape {shape}; the data set's shape is {expected}."
+
+
+@dataclasses.dataclass(frozen=True)
+class Requirements:
+    """What a run (or one end-of-run measurement) needs from its data.
+
+    Args:
+        labels: bool. Class labels (`DataSpec.num_classes > 0`). Defaults to False.
+        min_classes: int. At least this many classes. Defaults to 0.
+        images: bool. Images `(H, W, C)`, not vectors. Defaults to False.
+        examples_per_class: int. Training examples of every class, at least
+            (counted by one pass over the labels). Defaults to 0.
+        splits: tuple of str. Splits besides `train` that must load, e.g.
+            `("test",)`. Defaults to ().
+    """
+
+    labels: bool = False
+    min_classes: int = 0
+    images: bool = False
+    examples_per_class: int = 0
+    splits: tuple = ()
+
+
+def unmet_requirement(requirements, spec, config, dataset=None):
+    """Why the data cannot meet `requirements`, as a phrase naming the fix; None if it can.
+
+    Args:
+        requirements: `Requirements`.
+        spec: `ganzoo.data.DataSpec` of the training split.
+        config: `ExperimentConfig` (its `data` section loads other splits).
+        dataset: the unbatched training `tf.data.Dataset`, needed for
+            `examples_per_class`.
+
+    Returns:
+        str or None, e.g. "class labels, and data set 'folder:x' has none (...)".
+    """
+    from ganzoo import data  # lazily: models import this module
+
+    name, r = spec.name, requirements
+    if (r.labels or r.min_classes or r.examples_per_class) and not spec.num_classes:
+        how = ("give it one sub-folder of images per class"
+               if name.startswith("folder:") else "use digits, mnist, cifar10 ...")
+        return f"class labels, and data set {name!r} has none ({how})"
+    if spec.num_classes < r.min_classes:
+        return (f"at least {r.min_classes} classes, and data set {name!r} has "
+                f"{spec.num_classes}")
+    if r.images and not spec.is_image:
+        return f"images (H, W, C), and data set {name!r} holds vectors of shape {spec.shape}"
+    if r.examples_per_class and dataset is not None:
+        labels = np.concatenate([np.asarray(b) for b in dataset.map(lambda x, y: y).batch(8192)]
+                                or [np.zeros(0, np.int64)])
+        counts = np.bincount(labels.astype(np.int64), minlength=spec.num_classes)
+        if counts.min() < r.examples_per_class:
+            k = int(np.argmin(counts))
+            return (f"{r.examples_per_class} training examples of every class, and class {k} "
+                    f"of {name!r} has {counts[k]}")
+    for split in r.splits:
+        d = config.data
+        try:
+            data.load(d.name, split, d.image_size, d.data_dir)
+        except (FileNotFoundError, ValueError) as e:
+            return f"a {split!r} split: {str(e).rstrip('.')}"
+    return None
+
+
+def check_requirements(model_cls, config, spec, dataset=None):
+    """Refuses a run whose data cannot give `model_cls` what it needs.
+
+    Called by `train_lib.run` before the run directory is touched, so a
+    mismatch costs seconds and changes nothing. Optional end-of-run
+    measurements (`model_cls.report_requirements`) that cannot be made are
+    only announced: the run trains, and its report skips them.
+
+    Args:
+        model_cls: a registered GAN class.
+        config: `ExperimentConfig`.
+        spec: `DataSpec` of the training split.
+        dataset: the unbatched training data (for per-class counts).
+
+    Returns:
+        dict: measurement name -> why it will be skipped.
+
+    Raises:
+        ConfigError: a requirement of `model_cls.data_requirements(config)` is
+            not met; the message names the model, the need and the fix.
+    """
+    model = config.model.name
+    reason = unmet_requirement(model_cls.data_requirements(config), spec, config, dataset)
+    if reason:
+        raise ConfigError(f"{model} needs {reason}.")
+    skipped = {}
+    for measurement, needs in model_cls.report_requirements(config).items():
+        reason = unmet_requirement(needs, spec, config, dataset)
+        if reason:
+            skipped[measurement] = f"needs {reason}"
+            message = (f"{model}'s end-of-run measurement {measurement!r} will be skipped: it "
+                       f"needs {reason}. Training is not affected.")
+            logging.warning(message)
+            print(f"warning: {message}", flush=True)
+    return skipped
 
 
 def check_best_metric(metric, gan):

@@ -62,6 +62,10 @@ def run(tmp_path_factory):
                 (folder / file).write_bytes(content)
             else:
                 Image.new("L", content).save(folder / file)
+    # Same-size images with and without class sub-folders (no test split).
+    for name in ("unlabeled/a.png", "unlabeled/b.png", "labeled/0/a.png", "labeled/1/b.png"):
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (16, 16)).save(images / name)
     (images / "plain.txt").write_text("not a folder")
     (root / "bad.yaml").write_text("train: [unclosed\n")
     (root / "tfds").mkdir()
@@ -112,6 +116,13 @@ CLI_CASES = [
     ("mixed sizes", ["--dataset=folder:{images}/sizes"], ["different sizes", "data.image_size"]),
     ("folder is a file", ["--dataset=folder:{images}/plain.txt"], ["is a file"]),
     ("tfds not prepared", ["--dataset=mnist", "--data_dir={root}/tfds"], ["mnist", "data_dir"]),
+    ("labels for cgan", ["--model=cgan", "--dataset=folder:{images}/unlabeled"],
+     ["cgan needs class labels", "one sub-folder of images per class"]),
+    ("labels per class for ssgan", ["--model=ssgan", "--dataset=folder:{images}/labeled"],
+     ["ssgan needs 10 training examples of every class", "has 1"]),
+    ("test split for ssgan", ["--model=ssgan", "--dataset=folder:{images}/labeled", "--set",
+                              "model.options.labels_per_class=1"],
+     ["ssgan needs a 'test' split", "no 'test' split"]),
     ("label out of range", [], ["label 12", "[0, 10)"], _dataset([_OK, _OK], [3, 12])),
     ("negative label", [], ["label -1"], _dataset([_OK], [-1])),
     ("mixed channels", [], ["3 channels", "1", "same channel count"],

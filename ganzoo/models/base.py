@@ -174,8 +174,29 @@ class GAN(keras.Model):
         """Family-specific Keras callbacks (visuals, control metrics) for a run."""
         return []
 
+    @classmethod
+    def data_requirements(cls, config):
+        """What a run of this family needs from its data (`validation.Requirements`).
+
+        `train_lib.run` checks it before touching the run directory and refuses
+        the run, naming the need, when the data cannot meet it.
+        """
+        return validation.Requirements()
+
+    @classmethod
+    def report_requirements(cls, config):
+        """Optional end-of-run measurements: name -> `validation.Requirements`.
+
+        One the data cannot meet is announced when the run starts and skipped
+        by `run_report` (listed under `skipped` in `report.json`); never an error.
+        """
+        return {}
+
     def run_report(self, config, spec):
-        """Metrics measured at the end of a run, written to `report.json`."""
+        """Metrics measured at the end of a run, written to `report.json`.
+
+        A measurement that cannot be made goes under `"skipped"`: name -> reason.
+        """
         return {}
 
     # ------------------------------------------------------------------ compile

@@ -119,6 +119,10 @@ class LabelConditionedGAN(GAN):
         self.num_classes = int(generator.get_layer("label_one_hot").num_tokens)
 
     @classmethod
+    def data_requirements(cls, config):
+        return validation.Requirements(labels=True)
+
+    @classmethod
     def generator_input_dim(cls, config, spec):
         return config.latent_dim + _require_labels(spec, cls.__name__)
 

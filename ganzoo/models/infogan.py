@@ -374,19 +374,38 @@ class InfoGAN(GAN):
             return []
         return [Traversals(model_dir, config.train.sample_every, writer, seed=config.train.seed)]
 
+    @classmethod
+    def report_requirements(cls, config):
+        if not int(config.model.options.get("num_categories", 10)):
+            return {}
+        return {"code_accuracy": validation.Requirements(labels=True),
+                "q_test_accuracy": validation.Requirements(labels=True, splits=("test",))}
+
     def run_report(self, config, spec):
         """Matched categorical-code accuracy on generated images (independent
-        classifier) and, as in the paper, Q's matched accuracy on real test images."""
-        if not self.num_categories or not spec.num_classes:
+        classifier) and, as in the paper, Q's matched accuracy on real test images.
+
+        Training needs neither labels nor a test split; without them the
+        measurement is listed under `skipped` with the reason.
+        """
+        if not self.num_categories:
             return {}
         from ganzoo import data
         from ganzoo.metrics import control
 
+        unlabeled = validation.unmet_requirement(validation.Requirements(labels=True), spec, config)
+        if unlabeled:
+            reason = f"needs {unlabeled}"
+            return {"skipped": dict.fromkeys(self.report_requirements(config), reason)}
         d = config.data
         classifier = control.reference_classifier(d.name, d.image_size, d.data_dir)
         report = control.categorical_code_accuracy(self, classifier, seed=config.train.seed)
         report["classifier"] = classifier.name
-        test, _ = data.load(d.name, "test", d.image_size, d.data_dir)
+        try:
+            test, _ = data.load(d.name, "test", d.image_size, d.data_dir)
+        except (FileNotFoundError, ValueError) as e:
+            report["skipped"] = {"q_test_accuracy": f"needs a 'test' split: {str(e).rstrip('.')}"}
+            return report
         images, labels = test.take(10_000).batch(10_000).get_single_element()
         logits = self.infer_codes(images.numpy())["q_categorical"]
         report["q_test_accuracy"], _, _ = control.matched_accuracy(

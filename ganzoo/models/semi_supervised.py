@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import callbacks as callbacks_lib
+from ganzoo import validation
 from ganzoo.data import semi_supervised as ssl_data
 from ganzoo.models import semi_supervised_networks  # noqa: F401  (registers ssgan_mlp/ssgan_conv)
 from ganzoo.models.base import GAN
@@ -94,6 +95,13 @@ class SemiSupervisedGAN(GAN):
                             aggregation="only_first_replica")
              for i, v in enumerate(net.trainable_variables)] if self.historical_averaging else []
             for net in (discriminator, generator)]
+
+    @classmethod
+    def data_requirements(cls, config):
+        # Labels for the labeled subset; the test split for the test error it reports.
+        return validation.Requirements(
+            labels=True, examples_per_class=int(config.model.options.get("labels_per_class", 10)),
+            splits=("test",))
 
     @classmethod
     def discriminator_heads(cls, config, spec):
