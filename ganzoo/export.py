@@ -16,9 +16,19 @@ Layout: `<export_dir>` is one version directory of TF Serving's
 
 Every input is checked in the graph (shape, a batch of at least one row, finite
 values): an empty batch is refused with INVALID_ARGUMENT, never answered.
+
+Requests are bounded: TF Serving shares one process among its clients, so one
+request must not take it down (100,000 images took 47 s; 1e9 asked for 400 GB).
+`num_images` and the batch (first dimension) of every batched input must be at
+most `max_images_per_request`, set at export (default 1,024; `--max_images_per_request`),
+and recorded in the SavedModel
+(`tf.saved_model.load(path).max_images_per_request[0]`).
+A larger (or non-positive) request is refused in the graph, before anything is
+allocated, with INVALID_ARGUMENT naming the limit.
 """
 
 import logging
+import operator
 import os
 import shutil
 import tempfile
@@ -29,9 +39,11 @@ import tensorflow as tf
 from ganzoo import validation
 
 GENERATOR_SIGNATURES = ("serving_default", "generate_uint8", "generate_from_seed")
+DEFAULT_MAX_IMAGES_PER_REQUEST = 1024
 
 
-def export_generator(gan, export_dir, overwrite=False, warmup=True):
+def export_generator(gan, export_dir, overwrite=False, warmup=True,
+                     max_images_per_request=DEFAULT_MAX_IMAGES_PER_REQUEST):
     """Writes `gan.generator` as a SavedModel with serving signatures and warmup requests.
 
     Args:
@@ -42,14 +54,18 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True):
         warmup: bool. Write `assets.extra/tf_serving_warmup_requests` (one
             `PredictionLog` per signature) so TF Serving traces every
             signature before the first real request.
+        max_images_per_request: int. The most images (`num_images`, or rows of a
+            batched input) one request may ask for; more is refused in the graph.
+            Defaults to 1,024.
 
     Returns:
         The export directory.
 
     Example:
 
-    >>> export_generator(gan, "export/models/dcgan_digits/1")
+    >>> export_generator(gan, "export/models/dcgan_digits/1", max_images_per_request=256)
     """
+    limit = _check_limit(max_images_per_request)
     if os.path.exists(export_dir) and os.listdir(export_dir) and not overwrite:
         raise FileExistsError(
             f"Export directory {export_dir!r} already exists; pick a new version number "
@@ -62,7 +78,11 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True):
         # Extra signatures (ssgan's `classify`) read the discriminator's variables.
         archive.track(gan.discriminator)
     for name, (fn, signature) in functions.items():
-        archive.add_endpoint(name=name, fn=_validated(fn, signature), input_signature=signature)
+        archive.add_endpoint(name=name, fn=_validated(fn, signature, limit),
+                             input_signature=signature)
+    # In the object graph, not a signature: the limit a loaded model was exported with.
+    archive.add_variable_collection("max_images_per_request", [keras.Variable(
+        limit, dtype="int32", trainable=False, name="max_images_per_request")])
     # Write next to the target and rename, so a failed export leaves no half directory.
     parent = os.path.dirname(os.path.abspath(export_dir)) or "."
     os.makedirs(parent, exist_ok=True)
@@ -145,23 +165,46 @@ def _seed_variant(fn, signature, latent_dim):
     return generate_from_seed, scalars + list(signature[1:])
 
 
-def _validated(fn, signature):
-    """`validation.validated_serving_fn` for batched inputs; scalars are counts or seeds."""
+def _check_limit(value):
+    try:
+        limit = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        limit = None
+    if limit is None or not 1 <= limit <= 2**31 - 1:
+        raise ValueError(f"max_images_per_request must be an integer in [1, 2^31 - 1], "
+                         f"got {value!r}.")
+    return limit
+
+
+def _validated(fn, signature, limit):
+    """`validation.validated_serving_fn` for batched inputs, each batch at most `limit`
+    rows; scalars are seeds, or `num_images` in [1, limit]."""
     batched = validation.validated_serving_fn(lambda *x: x, [s for s in signature if s.shape.rank])
+    limits = (f"this export serves 1 to {limit} images per request (max_images_per_request, "
+              "set at export); split a larger request, or export again with a larger "
+              "--max_images_per_request")
 
     def serving_fn(*inputs):
         checked = iter(batched(*[x for s, x in zip(signature, inputs) if s.shape.rank]))
         values = []
         for spec, value in zip(signature, inputs):
             if spec.shape.rank:
-                values.append(next(checked))
-                continue
-            if spec.name == "num_images":
+                check = tf.debugging.assert_less_equal(
+                    tf.shape(value, out_type=tf.int32)[0], limit,
+                    message=f"{spec.name} has more than {limit} rows; {limits}")
+            elif spec.name == "num_images":
                 check = tf.debugging.assert_positive(
-                    value, message="'num_images' must be at least 1")
+                    value, message=f"num_images must be at least 1; {limits}")
                 with tf.control_dependencies([check]):
-                    value = tf.identity(value)
-            values.append(value)
+                    check = tf.debugging.assert_less_equal(
+                        value, tf.cast(limit, value.dtype),
+                        message=f"num_images is more than {limit}; {limits}")
+            else:
+                values.append(value)
+                continue
+            value = next(checked) if spec.shape.rank else value
+            with tf.control_dependencies([check]):
+                values.append(tf.identity(value))
         return fn(*values)
 
     serving_fn.__name__ = getattr(fn, "__name__", "serving_fn")
@@ -204,16 +247,22 @@ def main(argv=None):
                         help="Also write a model_config_list for every model next to this one.")
     parser.add_argument("--serving_base_path", default=None,
                         help="The models root as the server sees it (e.g. /models).")
+    parser.add_argument("--max_images_per_request", type=int,
+                        default=DEFAULT_MAX_IMAGES_PER_REQUEST,
+                        help="Most images (num_images, or batch rows) one request may ask "
+                             "for; larger requests are refused. Default: %(default)s.")
     args = parser.parse_args(argv)
     from ganzoo.loading import load_gan
 
     try:
         gan = load_gan(args.model_dir, compile=False)
-        path = export_generator(gan, args.export_dir, overwrite=args.overwrite)
+        path = export_generator(gan, args.export_dir, overwrite=args.overwrite,
+                                max_images_per_request=args.max_images_per_request)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         raise SystemExit(f"error: {e}") from None
     print(f"Exported {type(gan).__name__} generator to {path} "
-          f"(signatures: {', '.join(serving_functions(gan))})")
+          f"(signatures: {', '.join(serving_functions(gan))}; at most "
+          f"{args.max_images_per_request} images per request)")
     if args.models_config:
         root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
         names = write_models_config(args.models_config, root, args.serving_base_path)

@@ -53,3 +53,25 @@ def fit_steps(gan, spec, steps=1, batch_size=8, seed=0):
 
 def all_weights(gan):
     return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+
+
+# Norm-wise relative tolerance on a training update (weights after minus before)
+# between two runs of the same steps that only sum in a different order (1 device
+# vs N replicas or workers, XLA vs graph mode); derived from float32 summation
+# error in tests/test_distribute.py.
+UPDATE_RTOL = 1e-3
+
+
+def relative_update_error(before, reference, other):
+    """`||u_other - u_ref|| / ||u_ref||` of the updates `after - before`.
+
+    Args:
+        before, reference, other: lists of arrays (the same variables): initial
+            weights, and the weights after the reference and the other run.
+
+    Returns:
+        float. The norm-wise relative error of the other run's update.
+    """
+    u_ref = np.concatenate([(a - b).ravel() for a, b in zip(reference, before, strict=True)])
+    u_other = np.concatenate([(a - b).ravel() for a, b in zip(other, before, strict=True)])
+    return float(np.linalg.norm(u_other - u_ref) / np.linalg.norm(u_ref))

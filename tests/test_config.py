@@ -1,6 +1,9 @@
+import pathlib
+
 import pytest
 import yaml
 
+import ganzoo
 from ganzoo import config as config_lib
 from ganzoo import train_lib
 from ganzoo.config import ConfigError
@@ -60,8 +63,14 @@ def test_missing_config_file():
 
 
 def test_shipped_configs_resolve():
-    import glob
-
-    for path in sorted(glob.glob("configs/*.yaml")):
-        config = train_lib.resolve_config(config_file=path)
-        assert config.model.name, path
+    # From this file, not the working directory (pytest may run from tests/).
+    paths = sorted((pathlib.Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    families = set()
+    for path in paths:
+        config = train_lib.resolve_config(config_file=str(path))
+        # `<model>_<dataset>.yaml`; the longest matching name (wgan_gp, not wgan).
+        named = max((m for m in ganzoo.list_models() if path.stem.startswith(f"{m}_")),
+                    key=len, default=None)
+        assert config.model.name == named, path
+        families.add(config.model.name)
+    assert families == set(ganzoo.list_models()), "a registered family ships no config"

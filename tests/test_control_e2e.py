@@ -53,7 +53,13 @@ def test_conditional_samples_are_the_requested_class(name, tmp_path):
 def test_infogan_categorical_code_finds_the_digits_without_labels(tmp_path):
     result = _train("infogan", tmp_path)
     report = result["report"]
+    assert "skipped" not in report, report
+    # Seed 0 (this config): 94.6% on samples and 92.2% for Q on the real test digits
+    # (the paper's measure) in tools/results/control.md, 88.5% and 81.9% on an Intel
+    # Xeon host; the table's seeds 1 and 2 give Q 67.5% and 85.6% (float rounding
+    # on another CPU can move a run as far as another seed does).
     assert report["code_accuracy"] >= 0.8, report
+    assert report["q_test_accuracy"] >= 0.7, report
     assert sorted(report["code_to_class"].values()) == list(range(10))
     samples = os.listdir(tmp_path / "samples")
     assert any(f.startswith("traversal_c0_") for f in samples)

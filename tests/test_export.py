@@ -44,6 +44,36 @@ def test_saved_model_cli_lists_the_signature(exported):
     assert "Method name is: tensorflow/serving/predict" in out
 
 
+def test_default_limit_is_1024_images_per_request(exported):
+    gan, path = exported
+    loaded = tf.saved_model.load(path)
+    assert int(loaded.max_images_per_request[0].numpy()) == export.DEFAULT_MAX_IMAGES_PER_REQUEST
+    assert export.DEFAULT_MAX_IMAGES_PER_REQUEST == 1024
+    fn, seed = loaded.signatures["generate_from_seed"], tf.constant(0, tf.int64)
+    assert fn(seed=seed, num_images=tf.constant(1024))["images"].shape[0] == 1024
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than 1024"):
+        fn(seed=seed, num_images=tf.constant(1025))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="latent has more than 1024 rows"):
+        loaded.signatures["serving_default"](latent=tf.zeros([1025, gan.latent_dim]))
+
+
+def test_cli_sets_the_limit(exported, tmp_path, capsys):
+    gan, _ = exported
+    gan.save(tmp_path / "gan.keras")
+    path = tmp_path / "models" / "dcgan" / "1"
+    export.main(["--model_dir", str(tmp_path / "gan.keras"), "--export_dir", str(path),
+                 "--max_images_per_request", "3"])
+    assert "at most 3 images per request" in capsys.readouterr().out
+    loaded = tf.saved_model.load(str(path))
+    assert int(loaded.max_images_per_request[0].numpy()) == 3
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than 3"):
+        loaded.signatures["generate_from_seed"](seed=tf.constant(0, tf.int64),
+                                                num_images=tf.constant(4))
+    with pytest.raises(SystemExit, match="max_images_per_request"):
+        export.main(["--model_dir", str(tmp_path / "gan.keras"), "--export_dir",
+                     str(tmp_path / "other" / "1"), "--max_images_per_request", "0"])
+
+
 def test_export_never_overwrites_silently(exported):
     gan, path = exported
     with pytest.raises(FileExistsError, match="version"):

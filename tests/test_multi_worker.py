@@ -2,8 +2,11 @@
 
 - The launcher: TF_CONFIGs, prefixed logs, failure stops the others, restarts.
 - e2e: 2 worker processes (MultiWorkerMirroredStrategy, 1 CPU device each, the
-  global batch split between them) end with identical weights, equal to one
-  process on the same global batch; only the chief wrote the run directory.
+  global batch split between them) end with identical weights, and their update
+  equals one process's on the same global batch within the float32 tolerance of
+  tests/test_distribute.py (plain SGD, so a doubled gradient would be a relative
+  error of ~1, shown by a run with twice the learning rate); only the chief wrote
+  the run directory.
 - e2e: a worker SIGKILLed mid-run; the launcher restarts the job, which resumes
   from the newest checkpoint and ends exactly where an uninterrupted run ends.
 """
@@ -20,8 +23,10 @@ import sys
 import threading
 import time
 
+import keras
 import numpy as np
 import pytest
+from gan_test_utils import UPDATE_RTOL, relative_update_error
 
 from ganzoo import train_lib
 
@@ -31,9 +36,15 @@ _spec = importlib.util.spec_from_file_location("launch_local", LAUNCHER)
 launch_local = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(launch_local)
 
-# The task's tiny DCGAN: global batch 16 = 8 per worker.
+# The task's tiny DCGAN: global batch 16 = 8 per worker. Plain SGD: an update is
+# proportional to the gradient (see tests/test_distribute.py).
+LEARNING_RATE = 0.01
 TINY = ["model.width=8", "model.latent_dim=8", "train.steps_per_epoch=2",
-        "train.jit_compile=false"]
+        "train.jit_compile=false", "train.g_optimizer.name=sgd", "train.d_optimizer.name=sgd"]
+
+
+def _sgd(learning_rate):
+    return [f"train.{net}_optimizer.learning_rate={learning_rate}" for net in ("g", "d")]
 
 
 # ------------------------------------------------------------------ launcher
@@ -123,8 +134,8 @@ class _Launch:
     def __init__(self, run_dir, steps, checkpoint_every, extra=(), launcher_args=()):
         env = dict(os.environ, PYTHONPATH=f"{ROOT / 'tests'}{os.pathsep}"
                                           f"{os.environ.get('PYTHONPATH', '')}")
-        sets = [a for s in TINY + [f"train.checkpoint_every={checkpoint_every}"]
-                for a in ("--set", s)]
+        overrides = [*TINY, *_sgd(LEARNING_RATE), f"train.checkpoint_every={checkpoint_every}"]
+        sets = [a for s in overrides for a in ("--set", s)]
         self.proc = subprocess.Popen(
             [sys.executable, str(LAUNCHER), "--num_workers=2", "--module=multi_worker_worker",
              *launcher_args, "--", "--model=dcgan", "--batch_size=16", f"--steps={steps}",
@@ -156,14 +167,44 @@ class _Launch:
         return [m for line in self.lines if (m := re.search(pattern, line))]
 
 
-def _reference(tmp_path, steps, checkpoint_every):
-    """One process, default strategy, the same global batch: weights of G and D."""
+class _InitialWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = _weights(self.model)
+
+
+def _weights(gan):
+    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+
+
+def _reference(tmp_path, steps, checkpoint_every, learning_rate=LEARNING_RATE, name="reference"):
+    """One process, default strategy, the same global batch.
+
+    Returns:
+        dict: `before` and `after` (weights of G and D), `metrics`, and `groups`
+        (indices into the weights of G's and D's trainable variables, and of the
+        batch-norm statistics).
+    """
     config = train_lib.resolve_config(
-        "dcgan", overrides=TINY + [f"train.checkpoint_every={checkpoint_every}",
-                                   "train.batch_size=16", f"train.steps={steps}"])
-    result = train_lib.run(config, str(tmp_path / "reference"), verbose=0)
+        "dcgan", overrides=TINY + _sgd(learning_rate) + [
+            f"train.checkpoint_every={checkpoint_every}", "train.batch_size=16",
+            f"train.steps={steps}"])
+    initial = _InitialWeights()
+    result = train_lib.run(config, str(tmp_path / name), verbose=0, extra_callbacks=[initial])
     gan = result["model"]
-    return [v.numpy() for v in gan.generator.weights + gan.discriminator.weights], result["metrics"]
+    index = {id(v): i for i, v in enumerate(gan.generator.weights + gan.discriminator.weights)}
+    groups = {"generator": gan.generator.trainable_weights,
+              "discriminator": gan.discriminator.trainable_weights,
+              "statistics": gan.generator.non_trainable_weights
+              + gan.discriminator.non_trainable_weights}
+    return {"before": initial.weights, "after": _weights(gan), "metrics": result["metrics"],
+            "groups": {k: [index[id(v)] for v in vs] for k, vs in groups.items()}}
+
+
+def _update_errors(reference, weights):
+    """Relative error of the update to `weights` per variable group (`_reference`)."""
+    return {key: relative_update_error(*([w[i] for i in ids] for w in (
+        reference["before"], reference["after"], weights)))
+        for key, ids in reference["groups"].items()}
 
 
 def _worker_results(tmp_path):
@@ -180,17 +221,13 @@ def _worker_results(tmp_path):
 
 def _assert_matches_reference(tmp_path, reference):
     (w0, m0), (w1, m1) = _worker_results(tmp_path)
-    _assert_same(w0, w1, atol=1e-7)  # replicas stay in sync
-    _assert_same(w0, reference[0], atol=1e-5)  # and equal the single-process update
-    assert m0 == m1 and set(m0) == set(reference[1])
-    for key, value in reference[1].items():  # losses and scores reduced over both workers
+    for a, b in zip(w0, w1, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-7)  # replicas stay in sync
+    errors = _update_errors(reference, w0)  # and update as the single process does
+    assert all(e <= UPDATE_RTOL for e in errors.values()), (errors, UPDATE_RTOL)
+    assert m0 == m1 and set(m0) == set(reference["metrics"])
+    for key, value in reference["metrics"].items():  # losses and scores reduced over both workers
         np.testing.assert_allclose(m0[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
-
-
-def _assert_same(a, b, atol):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        np.testing.assert_allclose(x, y, atol=atol)
 
 
 @pytest.mark.e2e
@@ -199,8 +236,13 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(tmp_path):
     launch = _Launch(run, steps=4, checkpoint_every=2,
                      extra=[f"--weights_out={tmp_path}/weights_{{task}}.npz"])
     reference = _reference(tmp_path, steps=4, checkpoint_every=2)  # while workers start
+    # A doubled gradient (a loss reduced per worker): twice SGD's learning rate.
+    doubled = _reference(tmp_path, steps=4, checkpoint_every=2,
+                         learning_rate=2 * LEARNING_RATE, name="doubled")
     assert launch.wait() == 0, launch.output()[-3000:]
     _assert_matches_reference(tmp_path, reference)
+    trained = _update_errors(reference, doubled["after"])
+    assert min(trained["generator"], trained["discriminator"]) >= 100 * UPDATE_RTOL, trained
     for name in ("checkpoints/ckpt-00000004.keras", "model.keras", "samples.png",
                  "saved_model/1/saved_model.pb", "config.yaml"):
         assert (run / name).exists(), name

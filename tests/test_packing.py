@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from gan_test_utils import IMAGE_SPEC, build_tiny, compile_tiny, fit_steps
+from gan_test_utils import IMAGE_SPEC, all_weights, build_tiny, compile_tiny, fit_steps
 
 from ganzoo.config import ConfigError, ModelConfig
 from ganzoo.data import DataSpec
@@ -57,16 +57,23 @@ def test_d_score_depends_on_the_pack_not_only_on_each_example():
     assert abs(logits[0] - logits[1]) > 1e-6
 
 
-def test_packed_gan_trains_and_round_trips():
+def test_packed_gan_trains_and_round_trips(tmp_path):
     gan = packed_vanilla(2)
     gan.compile(loss="non_saturating")
+    before = all_weights(gan)
     logs = fit_steps(gan, SPEC, steps=2, batch_size=8)
     assert all(np.isfinite(v) for v in logs.values()), logs
-    clone = VanillaGAN.from_config(gan.get_config())
-    assert clone.packing == 2
-    assert tuple(clone.discriminator.input.shape[1:]) == (4,)
-    latent = gan.sample_latent(5, seed=1)
-    np.testing.assert_array_equal(gan.generator(latent), gan.generator(latent))
+    assert not np.array_equal(before[0], all_weights(gan)[0])
+    gan.save(tmp_path / "packed.keras")
+    loaded = keras.models.load_model(tmp_path / "packed.keras")
+    assert isinstance(loaded, VanillaGAN) and loaded.packing == 2
+    assert tuple(loaded.discriminator.input.shape[1:]) == (4,)
+    for a, b in zip(all_weights(gan), all_weights(loaded), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.generate(5, seed=1), gan.generate(5, seed=1))
+    x = tf.constant(np.random.default_rng(1).normal(size=(6, 2)).astype(np.float32))
+    np.testing.assert_array_equal(loaded._discriminate(x, {}, training=False)["logits"],
+                                  gan._discriminate(x, {}, training=False)["logits"])
 
 
 def test_batch_not_a_multiple_of_packing_is_refused():
@@ -82,7 +89,16 @@ def test_families_with_labels_or_extra_heads_refuse_packing():
 
 
 def test_packing_one_is_the_plain_gan():
-    plain = compile_tiny(packed_vanilla(1, IMAGE_SPEC, seed=3))
-    keras.utils.set_random_seed(3)
+    """`packing=1` builds and trains exactly the GAN built without the option."""
+    packed = compile_tiny(packed_vanilla(1, IMAGE_SPEC, seed=3))
+    config = ModelConfig(name="vanilla", architecture="mlp", width=8, latent_dim=4,
+                         discriminator={"dropout": 0.0, "input_dropout": 0.0})
+    plain = compile_tiny(VanillaGAN.from_data_spec(IMAGE_SPEC, config, seed=3))
+    assert packed.packing == plain.packing == 1
+    assert packed.discriminator.input.shape == plain.discriminator.input.shape
     x = tf.zeros([4, 16, 16, 1])
-    assert plain._pack(x) is x
+    assert packed._pack(x) is x
+    for gan in (packed, plain):
+        fit_steps(gan, IMAGE_SPEC, steps=2)
+    for a, b in zip(all_weights(packed), all_weights(plain), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -48,11 +48,21 @@ def test_lock_refuses_a_live_process_and_names_it(tmp_path):
     assert not (tmp_path / ".lock").exists()
 
 
-def test_recycled_pid_is_stale(tmp_path):
-    holder = {"pid": os.getppid(), "host": socket.gethostname(), "boot": run_dir._boot_id(),
-              "proc_start": "1", "started": "then", "argv": []}
+def test_recycled_pid_is_stale(tmp_path, capsys):
+    # The parent process is alive; with its own start time the lock is busy.
+    parent = os.getppid()
+    holder = {"pid": parent, "host": socket.gethostname(), "boot": run_dir._boot_id(),
+              "proc_start": run_dir._proc_start(parent), "started": "then", "argv": []}
     (tmp_path / ".lock").write_text(json.dumps(holder))
-    run_dir.RunLock(str(tmp_path)).acquire().release()
+    with pytest.raises(run_dir.RunLockedError, match=f"pid {parent}"):
+        run_dir.RunLock(str(tmp_path)).acquire()
+    # The same live pid with another start time is a recycled pid: the lock is stale.
+    (tmp_path / ".lock").write_text(json.dumps({**holder, "proc_start": "1"}))
+    lock = run_dir.RunLock(str(tmp_path)).acquire()
+    assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    assert "stale lock" in capsys.readouterr().out
+    lock.release()
+    assert not (tmp_path / ".lock").exists()
 
 
 # ----------------------------------------------------------- checkpoints

@@ -15,13 +15,14 @@ from ganzoo import export
 from ganzoo.serving import warmup
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "dcgan_saved_model_cli.txt")
+LIMIT = 4  # max_images_per_request of these exports
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     gan, _ = build_tiny("dcgan")
     path = str(tmp_path_factory.mktemp("serving") / "models" / "dcgan" / "1")
-    export.export_generator(gan, path)
+    export.export_generator(gan, path, max_images_per_request=LIMIT)
     return gan, path
 
 
@@ -63,6 +64,39 @@ def test_bad_inputs_are_refused(exported):
                                          num_images=tf.constant(0))
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float"):
         signatures["serving_default"](latent=tf.zeros([2, 8], tf.int32))
+
+
+def test_requests_are_bounded_by_the_limit_set_at_export(exported):
+    gan, path = exported
+    loaded = tf.saved_model.load(path)
+    assert int(loaded.max_images_per_request[0].numpy()) == LIMIT
+    signatures = loaded.signatures
+    seed = tf.constant(3, tf.int64)
+    images = signatures["generate_from_seed"](seed=seed, num_images=tf.constant(LIMIT))
+    np.testing.assert_array_equal(images["images"].numpy(), gan.generate(LIMIT, seed=3))
+    # Refused in the graph before anything is allocated: 1e9 images once asked for 400 GB.
+    for n in (LIMIT + 1, 10**9, 2**31 - 1):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=f"num_images is more than {LIMIT}.*serves 1 to {LIMIT}"):
+            signatures["generate_from_seed"](seed=seed, num_images=tf.constant(n))
+    for n in (0, -5):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=f"num_images must be at least 1.*serves 1 to {LIMIT}"):
+            signatures["generate_from_seed"](seed=seed, num_images=tf.constant(n))
+    latent = gan.sample_latent(LIMIT + 1, seed=0)
+    for name in ("serving_default", "generate_uint8"):
+        assert signatures[name](latent=tf.constant(latent[:LIMIT]))["images"].shape[0] == LIMIT
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=f"latent has more than {LIMIT} rows.*serves 1 to {LIMIT}"):
+            signatures[name](latent=tf.constant(latent))
+
+
+def test_a_limit_must_be_a_positive_integer(exported, tmp_path):
+    gan, _ = exported
+    for bad in (0, -1, 2.5, True, 2**31):
+        with pytest.raises(ValueError, match="max_images_per_request"):
+            export.export_generator(gan, str(tmp_path / "m" / "1"), max_images_per_request=bad)
+    assert not (tmp_path / "m" / "1").exists()
 
 
 def test_saved_model_cli_matches_golden(exported):
@@ -113,7 +147,8 @@ def test_models_config_lists_every_model(exported, tmp_path):
 
 def test_conditional_seed_signature_equals_generate(tmp_path):
     gan, _ = build_tiny("cgan")
-    path = export.export_generator(gan, str(tmp_path / "models" / "cgan" / "1"))
+    path = export.export_generator(gan, str(tmp_path / "models" / "cgan" / "1"),
+                                   max_images_per_request=LIMIT)
     signatures = tf.saved_model.load(path).signatures
     assert set(export.GENERATOR_SIGNATURES) <= set(signatures)
     labels = np.array([0, 3, 9], np.int32)
@@ -124,3 +159,8 @@ def test_conditional_seed_signature_equals_generate(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_images rows"):
         signatures["generate_from_seed"](seed=tf.constant(2, tf.int64),
                                          num_images=tf.constant(2), labels=tf.constant(labels))
+    # Every batched input is bounded, the labels too.
+    many = np.zeros([LIMIT + 1], np.int32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"labels has more than {LIMIT}"):
+        signatures["serving_default"](latent=tf.constant(gan.sample_latent(LIMIT)),
+                                      labels=tf.constant(many))

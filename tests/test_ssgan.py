@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from gan_test_utils import IMAGE_SPEC, build_tiny, compile_tiny, fit_steps, tiny_batch
 
-from ganzoo import export, train_lib
+from ganzoo import data, export, train_lib
 from ganzoo.config import ConfigError, ModelConfig
 from ganzoo.data import DataSpec
 from ganzoo.models.semi_supervised import SemiSupervisedGAN
@@ -155,9 +155,11 @@ def test_classify_signature_reloaded_from_disk_matches_the_model(tmp_path):
     gan, spec = build_tiny("ssgan")
     compile_tiny(gan)
     fit_steps(gan, spec)
-    path = export.export_generator(gan, str(tmp_path / "1"))
+    path = export.export_generator(gan, str(tmp_path / "1"), max_images_per_request=5)
     loaded = tf.saved_model.load(path)
     assert {"serving_default", "classify"} <= set(loaded.signatures)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images has more than 5 rows"):
+        loaded.signatures["classify"](images=tf.zeros([6, *spec.shape]))
     x, _ = tiny_batch(spec, batch_size=5, seed=3)
     out = loaded.signatures["classify"](images=tf.constant(x))
     np.testing.assert_allclose(out["logits"].numpy(), gan.classify(x), atol=1e-5)
@@ -177,9 +179,16 @@ def test_run_writes_test_error_to_report_and_tensorboard(tmp_path):
     with open(os.path.join(tmp_path, "report.json")) as f:
         report = json.load(f)
     assert report == result["report"]
-    assert 0.0 <= report["test_error"] <= 1.0
     assert report["num_labels"] == 20 and report["num_test"] == 360
+    # The error of the trained D on the held-out digits test split, counted here.
+    test, _ = data.load("digits", "test")
+    images, labels = (t.numpy() for t in test.batch(1000).get_single_element())
+    assert len(labels) == 360
+    logits = result["model"].discriminator(images, training=False)["class_logits"]
+    wrong = int(np.sum(np.argmax(logits, -1) != labels))
+    assert report["test_error"] == pytest.approx(wrong / 360, abs=1e-12)
     assert [step for step, _ in report["test_error_history"]] == [2, 4]
+    assert report["test_error_history"][-1][1] == report["test_error"]  # step 4 is the end
     events = tf.compat.v1.train.summary_iterator
     logs = os.path.join(tmp_path, "logs")
     tags = {v.tag for name in os.listdir(logs) for e in events(os.path.join(logs, name))

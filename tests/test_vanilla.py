@@ -18,8 +18,9 @@ from gan_test_utils import IMAGE_SPEC, all_weights, fit_steps
 
 from ganzoo import train_lib
 from ganzoo.config import ConfigError, ModelConfig
-from ganzoo.data import DataSpec
+from ganzoo.data import DataSpec, toy
 from ganzoo.layers import MinibatchDiscrimination, ReferenceBatchWrapper
+from ganzoo.metrics import mode_coverage
 from ganzoo.models.vanilla import VanillaGAN
 
 RING_SPEC = DataSpec("ring8", (2,), num_classes=8, num_examples=32)
@@ -137,8 +138,19 @@ def test_run_on_ring8_writes_scatter_plots_metrics_and_report(tmp_path):
     assert "scatter_00000002.png" in scatters and "scatter_00000004.png" in scatters
     with open(tmp_path / "report.json") as f:
         report = json.load(f)
-    assert report["num_modes"] == 8 and 0 <= report["modes"] <= 8
+    assert report["num_modes"] == 8
+    # The report's metrics are those of the trained generator, recounted here.
+    centers, std = toy.mixture_params("ring8")
+    samples = result["model"].generate(mode_coverage.NUM_EVAL_SAMPLES, seed=config.train.seed)
+    stats = mode_coverage.mode_coverage(samples, centers, std)
+    assert report["modes"] == stats["modes"] and report["counts"] == stats["counts"].tolist()
+    assert report["high_quality"] == pytest.approx(stats["high_quality"])
+    # NaN when no sample is of high quality (4 steps of training).
+    assert report["reverse_kl"] == pytest.approx(stats["reverse_kl"], nan_ok=True)
+    assert sum(report["counts"]) == round(report["high_quality"] * len(samples))
     assert [row[0] for row in report["history"]] == [2, 4]
-    assert result["report"]["modes"] == report["modes"]
+    assert report["history"][-1][1:] == pytest.approx(
+        [report["modes"], report["high_quality"], report["reverse_kl"]], nan_ok=True)  # the end
+    assert json.dumps(result["report"], sort_keys=True) == json.dumps(report, sort_keys=True)
     logs = os.listdir(tmp_path / "logs")
     assert logs, "no TensorBoard events written"
