@@ -6,9 +6,12 @@ of real and fake samples, real split, seed, versions), so that two FIDs can be
 compared, or not, by reading their cards.
 
 Feature extractors: `digits` (ganzoo's shipped digits classifier, the default
-for digits runs: "digits-FID", "digits-IS"), `inception` (InceptionV3 pool3
-from a local weights file: `--inception_weights` or `GANZOO_INCEPTION_WEIGHTS`),
-or any `ganzoo.metrics.Extractor` from Python.
+for digits runs: "digits-FID", "digits-IS"), `fmnist` (the shipped
+Fashion-MNIST classifier, the default for `fashion_mnist` runs: "fmnist-FID"),
+`inception` (InceptionV3 pool3 from a local weights file: `--inception_weights`
+or `GANZOO_INCEPTION_WEIGHTS`), or any `ganzoo.metrics.Extractor` from Python.
+A domain classifier's FID compares runs on the same data with each other, not
+with published Inception-FIDs; the card names the extractor.
 """
 
 import json
@@ -31,7 +34,8 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
             2014), `classes` (digits class histogram and its KL to the data).
         num_samples: int. Generated samples, and at most this many real ones.
         split: str. Real split to compare with (`test` is held out from training).
-        extractor: `"auto"`, `"digits"`, `"inception"` or an `Extractor` object.
+        extractor: `"auto"` (the data set's domain classifier if ganzoo ships one,
+            else Inception), `"digits"`, `"fmnist"`, `"inception"` or an `Extractor`.
         seed: int. Seed of the generated samples (and KID subsets).
         inception_weights: str or None. Local InceptionV3 weights file.
         gan: an in-memory model to use instead of loading `model_dir` (for callbacks).
@@ -84,7 +88,9 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
                                                          fake_out["features"])
         results.update(precision=float(precision), recall=float(recall))
     if "classes" in metrics:
-        counts, kl = metrics_lib.digits_class_histogram(_logits(fake_out, extractor))
+        # KL to the real split's class frequencies (digits: its training split's).
+        reference = None if config.data.name == "digits" else _class_frequencies(dataset)
+        counts, kl = metrics_lib.digits_class_histogram(_logits(fake_out, extractor), reference)
         results.update(class_counts=[int(c) for c in counts], class_kl=float(kl))
     if "parzen" in metrics:
         results.update(_parzen(config, fake, real, metrics_lib, data))
@@ -124,18 +130,31 @@ def _first(dataset, n):
     return np.concatenate(images)
 
 
+# Data set -> its shipped domain classifier (the `auto` extractor).
+DOMAIN_EXTRACTORS = {"digits": "digits", "fashion_mnist": "fmnist"}
+EXTRACTORS = ("auto", "digits", "fmnist", "inception")
+
+
 def _make_extractor(choice, data_name, inception_weights):
     from ganzoo import metrics as metrics_lib
 
     if not isinstance(choice, str):
         return choice
     if choice == "auto":
-        choice = "digits" if data_name == "digits" else "inception"
+        choice = DOMAIN_EXTRACTORS.get(data_name, "inception")
     if choice == "digits":
         return metrics_lib.DigitsClassifierExtractor()
+    if choice == "fmnist":
+        return metrics_lib.FashionMNISTClassifierExtractor()
     if choice == "inception":
         return metrics_lib.InceptionV3Extractor(weights_path=inception_weights)
-    raise ValueError(f"Unknown extractor {choice!r}; use auto, digits or inception.")
+    raise ValueError(f"Unknown extractor {choice!r}; use {', '.join(EXTRACTORS)}.")
+
+
+def _class_frequencies(dataset):
+    labels = np.concatenate([y for _, y in dataset.batch(10_000).as_numpy_iterator()])
+    counts = np.bincount(labels, minlength=10).astype(np.float64)
+    return counts / counts.sum()
 
 
 def _logits(outputs, extractor):
@@ -165,7 +184,7 @@ def main(argv=None):
                         help=f"Comma-separated, from {','.join(METRICS)}.")
     parser.add_argument("--num_samples", type=int, default=2000)
     parser.add_argument("--split", default="test")
-    parser.add_argument("--extractor", default="auto", choices=["auto", "digits", "inception"])
+    parser.add_argument("--extractor", default="auto", choices=list(EXTRACTORS))
     parser.add_argument("--inception_weights", default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -8,7 +8,8 @@ Metrics (numpy in, float64 inside):
     parzen_log_likelihood                    Goodfellow et al. 2014 / Breuleux et al. 2011
 
 Extractors (images in [-1, 1] -> {"features", "logits"}):
-    InceptionV3Extractor, DigitsClassifierExtractor, KerasModelExtractor
+    InceptionV3Extractor, DigitsClassifierExtractor, FashionMNISTClassifierExtractor,
+    KerasModelExtractor
 
 Streaming: compute_features, compute_statistics, RunningStatistics.
 Mode coverage on 2-D toy data lives in `ganzoo.metrics.mode_coverage`.
@@ -34,6 +35,10 @@ from ganzoo.metrics.extractors import (
     KerasModelExtractor,
     sha256_of_file,
 )
+from ganzoo.metrics.fmnist_classifier import (
+    FashionMNISTClassifierExtractor,
+    build_fmnist_classifier,
+)
 from ganzoo.metrics.frechet import (
     fid_from_features,
     frechet_distance,
@@ -54,11 +59,13 @@ from ganzoo.metrics.streaming import (
 __all__ = [
     "DigitsClassifierExtractor",
     "Extractor",
+    "FashionMNISTClassifierExtractor",
     "InceptionV3Extractor",
     "KerasModelExtractor",
     "ParzenResult",
     "RunningStatistics",
     "build_digits_classifier",
+    "build_fmnist_classifier",
     "compute_features",
     "compute_statistics",
     "digits_class_histogram",

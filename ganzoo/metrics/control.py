@@ -15,7 +15,9 @@ only, so it is independent of the GAN being measured:
 
 The reference classifier (`reference_classifier`): for `digits` the shipped CNN
 `ganzoo.metrics.DigitsClassifierExtractor` (98.9% on the digits test split,
-trained by `tools/train_digits_classifier.py`); for other labelled data sets a
+trained by `tools/train_digits_classifier.py`); for `fashion_mnist` the shipped
+`ganzoo.metrics.FashionMNISTClassifierExtractor` (`tools/train_fmnist_classifier.py`,
+test accuracy in its JSON); for other labelled data sets a
 scikit-learn logistic regression on the pixels of the training split.
 """
 
@@ -50,14 +52,24 @@ class ReferenceClassifier:
 def digits_cnn_classifier():
     """The shipped digits CNN (`ganzoo.metrics.DigitsClassifierExtractor`)."""
     from ganzoo.metrics.digits_classifier import DigitsClassifierExtractor
-    from ganzoo.metrics.streaming import compute_features
 
-    extractor = DigitsClassifierExtractor()
+    return _extractor_classifier(DigitsClassifierExtractor(), "digits_cnn")
+
+
+def fmnist_cnn_classifier():
+    """The shipped Fashion-MNIST CNN (`ganzoo.metrics.FashionMNISTClassifierExtractor`)."""
+    from ganzoo.metrics.fmnist_classifier import FashionMNISTClassifierExtractor
+
+    return _extractor_classifier(FashionMNISTClassifierExtractor(), "fmnist_cnn")
+
+
+def _extractor_classifier(extractor, name):
+    from ganzoo.metrics.streaming import compute_features
 
     def predict(images):
         return np.argmax(compute_features(extractor, images)["logits"], axis=-1)
 
-    return ReferenceClassifier("digits_cnn (ganzoo.metrics.DigitsClassifierExtractor)",
+    return ReferenceClassifier(f"{name} (ganzoo.metrics.{type(extractor).__name__})",
                                predict, 10)
 
 
@@ -112,6 +124,8 @@ def reference_classifier(dataset="digits", image_size=None, data_dir=None):
     """
     if dataset == "digits":
         return digits_cnn_classifier()
+    if dataset == "fashion_mnist":
+        return fmnist_cnn_classifier()
     from ganzoo import data
 
     ds, spec = data.load(dataset, "train", image_size, data_dir)
