@@ -1,0 +1,321 @@
+"""Every family on real Fashion-MNIST, and ganzoo beside its PyTorch twin.
+
+For each family, `configs/<family>_fashion_mnist.yaml` is trained with
+`ganzoo.train_lib.run` (what `python -m ganzoo.train --config=...` does: run
+directory, checkpoints, sample grids, TensorBoard, export) for each seed. DCGAN
+and WGAN-GP are also trained by their PyTorch twins (`tools/reference/`: same
+layers, initialisers, optimizers, losses, batch, steps and data) on the same
+60,000 training images.
+
+Every generator is scored the same way: 10,000 samples (seed 0) against the
+10,000 test images, features and logits of the shipped Fashion-MNIST classifier
+(`ganzoo.metrics.FashionMNISTClassifierExtractor`): fmnist-FID, KID, precision
+and recall (k=3), and the classes covered (predicted for >= 2% of samples; 10%
+is a uniform share). Family measures come from each run's `report.json`, judged
+by the same classifier: requested-class accuracy (cgan, acgan), the matched
+categorical code on samples and Q on the real test split (infogan), the
+discriminator's test error with 100 and 1,000 labels against the same network
+trained on the labels alone (ssgan, `unsupervised_weight=0`).
+
+Wall time: `train s` is the training loop (ganzoo: the `fit` calls, with their
+callbacks; PyTorch: its loop), `total s` adds set-up, the end-of-run export and
+report. Images/s counts real images consumed by the training loop.
+
+Each run is its own process (one TensorFlow or PyTorch at a time, 2 threads).
+Writes `tools/results/fashion_mnist.{json,md}`; reruns add to the JSON, so the
+table can be built in pieces:
+
+    python tools/fashion_mnist_table.py                                # everything
+    python tools/fashion_mnist_table.py --families dcgan --seeds 0 --steps 2000
+    python tools/fashion_mnist_table.py --render                       # md from json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "tools", "results")
+RUNS = os.environ.get("GANZOO_TABLE_RUNS", "/tmp/ganzoo_fashion_mnist_table")
+FAMILIES = ("dcgan", "wgan_gp", "wgan", "vanilla", "cgan", "acgan", "infogan", "ssgan")
+TWINS = ("dcgan", "wgan_gp")
+NUM_SAMPLES = 10_000
+COVERED_SHARE = 0.02
+# ssgan rows: (label, overrides)
+SSGAN_VARIANTS = {
+    "ssgan_100": ["model.options.labels_per_class=10"],
+    "ssgan_100_supervised": ["model.options.labels_per_class=10",
+                             "model.options.unsupervised_weight=0"],
+    "ssgan_1000": ["model.options.labels_per_class=100"],
+    "ssgan_1000_supervised": ["model.options.labels_per_class=100",
+                              "model.options.unsupervised_weight=0"],
+}
+
+
+# ------------------------------------------------------------------ scoring
+def score(fake):
+    """fmnist-FID, KID, precision/recall and class coverage of `fake` vs the test split."""
+    import numpy as np
+
+    from ganzoo import data, metrics
+
+    extractor = metrics.FashionMNISTClassifierExtractor()
+    test, _ = data.load("fashion_mnist", "test")
+    real = test.batch(NUM_SAMPLES).get_single_element()[0].numpy()
+    real_out = metrics.compute_features(extractor, real)
+    fake_out = metrics.compute_features(extractor, np.asarray(fake, np.float32))
+    kid, kid_std = metrics.kid_from_features(real_out["features"], fake_out["features"], seed=0)
+    precision, recall = metrics.precision_recall(real_out["features"], fake_out["features"])
+    counts = np.bincount(np.argmax(fake_out["logits"], -1), minlength=10)
+    return {
+        "fid": float(metrics.fid_from_features(real_out["features"], fake_out["features"])),
+        "kid": float(kid), "kid_std": float(kid_std),
+        "precision": float(precision), "recall": float(recall),
+        "classes_covered": int(np.sum(counts >= COVERED_SHARE * len(fake))),
+        "class_counts": counts.tolist(), "num_fake": int(len(fake)), "num_real": int(len(real)),
+        "extractor": extractor.name, "extractor_sha256": extractor.weights_checksum,
+    }
+
+
+# ------------------------------------------------------------------ workers
+def loop_timer():
+    """A Keras callback summing the time spent inside `fit` and the steps it ran."""
+    import keras
+
+    class LoopTimer(keras.callbacks.Callback):
+        seconds, steps, _start = 0.0, 0, None
+
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+
+        def on_train_end(self, logs=None):
+            self.seconds += time.perf_counter() - self._start
+
+    return LoopTimer()
+
+
+def run_ganzoo(job):
+    from ganzoo import train_lib
+
+    family = job["family"]
+    config_file = os.path.join(ROOT, "configs", f"{job['config']}_fashion_mnist.yaml")
+    overrides = [f"train.seed={job['seed']}", *job.get("overrides", [])]
+    if job.get("steps"):
+        overrides.append(f"train.steps={job['steps']}")
+    config = train_lib.resolve_config(config_file=config_file, overrides=overrides)
+    per_step = config.train.batch_size * config.train.d_steps
+    timer = loop_timer()
+    model_dir = os.path.join(RUNS, job["name"])
+    if os.path.exists(model_dir):
+        import shutil
+
+        shutil.rmtree(model_dir)
+    start = time.perf_counter()
+    result = train_lib.run(config, model_dir, verbose=0, extra_callbacks=[timer])
+    total = time.perf_counter() - start
+    gan = result["model"]
+    out = {"steps": result["steps"], "train_seconds": timer.seconds, "total_seconds": total,
+           "images_per_second": timer.steps * per_step / max(timer.seconds, 1e-9),
+           "report": result.get("report") or {}, "model_dir": model_dir}
+    if family != "ssgan":
+        out.update(score(gan.generate(NUM_SAMPLES, seed=0)))
+    return out
+
+
+def run_twin(job):
+    import numpy as np
+
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from reference import twin
+
+    from ganzoo import data, train_lib
+
+    config_file = os.path.join(ROOT, "configs", f"{job['config']}_fashion_mnist.yaml")
+    config = train_lib.resolve_config(config_file=config_file)
+    train_ds, _ = data.load("fashion_mnist", "train")
+    images = train_ds.batch(60_000).get_single_element()[0].numpy()
+    start = time.perf_counter()
+    result = twin.train(images, config, steps=job.get("steps"), seed=job["seed"], threads=2)
+    total = time.perf_counter() - start
+    out = {"steps": result.steps, "train_seconds": result.seconds, "total_seconds": total,
+           "images_per_second": result.images_per_second}
+    out.update(score(np.asarray(result.generate(NUM_SAMPLES, seed=0))))
+    return out
+
+
+def _worker_main(text):
+    job = json.loads(text)
+    if job["framework"] == "pytorch":
+        out = run_twin(job)
+    else:
+        out = run_ganzoo(job)
+    print("RESULT " + json.dumps(out, default=float))
+
+
+# ------------------------------------------------------------------ table
+def jobs_for(families, seeds, steps, twins):
+    jobs = []
+    for family in families:
+        variants = SSGAN_VARIANTS if family == "ssgan" else {family: []}
+        for seed in seeds:
+            for name, overrides in variants.items():
+                jobs.append({"framework": "ganzoo", "family": family, "config": family,
+                             "row": name, "seed": seed, "steps": steps,
+                             "overrides": overrides, "name": f"{name}_s{seed}"})
+            if twins and family in TWINS:
+                jobs.append({"framework": "pytorch", "family": family, "config": family,
+                             "row": family, "seed": seed, "steps": steps,
+                             "name": f"{family}_pytorch_s{seed}"})
+    return jobs
+
+
+def run_job(job):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
+               TF_NUM_INTRAOP_THREADS="2", OMP_NUM_THREADS="2")
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)]
+    started = time.time()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{job['name']} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    out = json.loads(lines[-1][len("RESULT "):])
+    out.update(job=job, wall_seconds=time.time() - started)
+    return out
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _fmt(values, digits=1, percent=False):
+    mean, std = _mean_std(values)
+    if mean is None:
+        return "-"
+    scale = 100.0 if percent else 1.0
+    text = f"{mean * scale:.{digits}f}"
+    if len(values) > 1:
+        text += f" ± {std * scale:.{digits}f}"
+    return text
+
+
+def family_measure(row, runs):
+    report = [r.get("report", {}) for r in runs]
+    if row in ("cgan", "acgan"):
+        return "requested class " + _fmt([r.get("class_accuracy") for r in report], 1, True) + "%"
+    if row == "infogan":
+        return ("matched code " + _fmt([r.get("code_accuracy") for r in report], 1, True)
+                + "%, Q on test " + _fmt([r.get("q_test_accuracy") for r in report], 1, True)
+                + "%")
+    if row.startswith("ssgan"):
+        return "test error " + _fmt([r.get("test_error") for r in report], 1, True) + "%"
+    return ""
+
+
+def render(results):
+    rows = {}
+    for r in results:
+        job = r["job"]
+        key = (job["row"], job["framework"], job.get("steps"))
+        rows.setdefault(key, {})[job["seed"]] = r  # a rerun of a seed replaces it
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    lines = [
+        "# Fashion-MNIST: every family, and ganzoo beside its PyTorch twin",
+        "",
+        "Protocol: configs/<family>_fashion_mnist.yaml, 60,000 training images (28x28), "
+        f"{NUM_SAMPLES:,} samples (seed 0) vs the 10,000 test images, features of the shipped "
+        "Fashion-MNIST classifier (fmnist-FID; **not comparable with Inception-FID**). "
+        f"Classes covered: predicted for >= {COVERED_SHARE:.0%} of samples. Mean ± std over "
+        "seeds. `train s`: training loop; `total s`: with set-up, export and report.",
+        "",
+        "| family | framework | steps | seeds | fmnist-FID | KID | precision | recall | "
+        "classes | family measure | train s | total s | img/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (row, framework, _), by_seed in sorted(
+            rows.items(), key=lambda kv: (order.get(kv[0][0].split("_1")[0], 99), kv[0][0],
+                                          kv[0][1] != "ganzoo", kv[0][2] or 0)):
+        runs = [by_seed[s] for s in sorted(by_seed)]
+        steps = runs[0]["steps"]
+        lines.append(
+            f"| {row} | {framework} | {steps} | {','.join(str(s) for s in sorted(by_seed))} | "
+            f"{_fmt([r.get('fid') for r in runs])} | {_fmt([r.get('kid') for r in runs], 3)} | "
+            f"{_fmt([r.get('precision') for r in runs], 2)} | "
+            f"{_fmt([r.get('recall') for r in runs], 2)} | "
+            f"{_fmt([r.get('classes_covered') for r in runs], 1)} | "
+            f"{family_measure(row, runs)} | {_fmt([r['train_seconds'] for r in runs], 0)} | "
+            f"{_fmt([r['total_seconds'] for r in runs], 0)} | "
+            f"{_fmt([r['images_per_second'] for r in runs], 0)} |")
+    machine = results[-1].get("machine", {}) if results else {}
+    lines += ["", f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
+              f"{machine.get('note', '')}", ""]
+    return "\n".join(lines)
+
+
+def machine_info():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="Override every config's train.steps (shorter tables).")
+    parser.add_argument("--no_twins", action="store_true")
+    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
+    parser.add_argument("--note", default="", help="A line about the machine's load.")
+    args = parser.parse_args()
+    if args.worker:
+        _worker_main(args.worker)
+        return
+    json_path = os.path.join(RESULTS, "fashion_mnist.json")
+    results = []
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            results = json.load(f)["runs"]
+    if not args.render:
+        families = [f for f in args.families.split(",") if f]
+        unknown = sorted(set(families) - set(FAMILIES))
+        if unknown:
+            parser.error(f"unknown --families {unknown}; choose from {', '.join(FAMILIES)}")
+        seeds = [int(s) for s in args.seeds.split(",")]
+        machine = dict(machine_info(), note=args.note)
+        for job in jobs_for(families, seeds, args.steps, not args.no_twins):
+            print(f"running {job['name']} ({job['framework']}) ...", flush=True)
+            out = run_job(job)
+            out["machine"] = machine
+            print(f"  fid={out.get('fid')} report={out.get('report')} "
+                  f"train={out['train_seconds']:.0f}s", flush=True)
+            results = [r for r in results if r["job"] != job] + [out]
+            _write(json_path, results)
+    _write(json_path, results)
+
+
+def _write(json_path, results):
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(json_path, "w") as f:
+        json.dump({"runs": results}, f, indent=1, default=float)
+    with open(json_path[:-5] + ".md", "w") as f:
+        f.write(render(results))
+
+
+if __name__ == "__main__":
+    main()
