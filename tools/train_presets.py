@@ -42,6 +42,25 @@ PRESETS = {
     "infogan_digits": ("infogan_digits.yaml", ["model.width=16"],
                        "InfoGAN (Chen et al. 2016): Cat(10) + 2 continuous codes, no labels, "
                        "the paper's networks at a quarter width."),
+    # Real Fashion-MNIST, 28x28 (apt-get install dataset-fashion-mnist). Width 32
+    # (16 for the two large families) keeps each file a few megabytes.
+    "dcgan_fashion_mnist": ("dcgan_fashion_mnist.yaml", ["model.width=32", "train.steps=5000"],
+                            "DCGAN (Radford et al. 2015), Fashion-MNIST 28x28, width 32."),
+    "wgan_gp_fashion_mnist": ("wgan_gp_fashion_mnist.yaml",
+                              ["model.width=32", "train.steps=1500"],
+                              "WGAN-GP (Gulrajani et al. 2017), layer-norm critic, "
+                              "Fashion-MNIST 28x28, width 32."),
+    "cgan_fashion_mnist": ("cgan_fashion_mnist.yaml", ["model.width=32", "train.steps=3000"],
+                           "Conditional GAN, projection D, Fashion-MNIST 28x28, width 32."),
+    "acgan_fashion_mnist": ("acgan_fashion_mnist.yaml", ["model.width=32", "train.steps=3000"],
+                            "AC-GAN (Odena et al. 2017), Fashion-MNIST 28x28, width 32."),
+    "infogan_fashion_mnist": ("infogan_fashion_mnist.yaml",
+                              ["model.width=16", "train.steps=3000"],
+                              "InfoGAN (Chen et al. 2016), Cat(10) + 2 continuous codes, no "
+                              "labels, Fashion-MNIST 28x28, quarter width."),
+    "ssgan_fashion_mnist": ("ssgan_fashion_mnist.yaml", ["model.width=16", "train.steps=3000"],
+                            "Semi-supervised GAN (Salimans et al. 2016), 100 labels, "
+                            "Fashion-MNIST, MLP networks at a quarter of the paper's width."),
 }
 
 
