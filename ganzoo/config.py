@@ -362,6 +362,14 @@ def validate(config: ExperimentConfig):
             "is per example and batch norm couples the examples (Gulrajani et al. 2017); "
             "set it to 'layer' (the default) or 'none'."
         )
+    if config.model.name == "ssgan" and t.batch_size % 2:
+        # Checked here, not first in the input pipeline, which is built after the
+        # run directory is written.
+        raise ConfigError(
+            f"Config key 'train.batch_size' is {t.batch_size}, but an ssgan batch is half "
+            "unlabeled, half labeled (Salimans et al. 2016: 100 + 100), so it must be even "
+            f"(e.g. {t.batch_size + 1})."
+        )
 
 
 def _validate_guard(t):

@@ -106,6 +106,8 @@ CLI_CASES = [
     ("image size", ["--set", "data.image_size=0"], ["data.image_size", "positive"]),
     ("batch norm in a GP critic", ["--model=wgan_gp", "--set", "model.discriminator.norm=batch"],
      ["model.discriminator.norm", "wgan_gp"]),
+    ("odd ssgan batch", ["--model=ssgan", "--batch_size=15"],
+     ["Config key 'train.batch_size' is 15", "must be even"]),
     ("incompatible resume", ["--set", "model.width=16"], ["model.width: 8 -> 16", "--model_dir"]),
     ("resume with another data set", ["--dataset=folder:{images}/sizes", "--image_size=16"],
      ["data.name", "different config"]),
@@ -179,6 +181,16 @@ def test_new_run_with_a_bad_model_option_creates_nothing(run, capsys):
         _main(["--set", "model.options.bogus=1", *SETS], target)
     message = capsys.readouterr().err
     assert "model.options" in message and "bogus" in message
+    assert not os.path.exists(target)
+
+
+def test_new_ssgan_run_with_an_odd_batch_creates_nothing(run, capsys):
+    # The semi-supervised pipeline also refuses it, but only after config.yaml is written.
+    target = os.path.join(run["root"], "fresh_ssgan")
+    with pytest.raises(SystemExit) as exit_info:
+        _main(["--model=ssgan", "--batch_size=15", *SETS[:2]], target)
+    assert exit_info.value.code == 2
+    assert "must be even" in capsys.readouterr().err
     assert not os.path.exists(target)
 
 
