@@ -15,7 +15,11 @@ import pathlib
 import keras
 import numpy as np
 
-from ganzoo.metrics.extractors import KerasModelExtractor, sha256_of_file
+from ganzoo.metrics.extractors import (  # noqa: F401 (sha256_of_file: re-exported)
+    ShippedClassifierExtractor,
+    classifier_head,
+    sha256_of_file,
+)
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 16
@@ -44,10 +48,7 @@ def build_digits_classifier(feature_dim=128, dropout=0.3):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    features = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
-    x = keras.layers.Dropout(dropout)(features)
-    logits = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
-    return keras.Model(inputs, logits, name="digits_classifier")
+    return classifier_head(inputs, x, feature_dim, dropout, NUM_CLASSES, "digits_classifier")
 
 
 def load_metadata(path=METADATA_PATH):
@@ -55,7 +56,7 @@ def load_metadata(path=METADATA_PATH):
     return json.loads(pathlib.Path(path).read_text())
 
 
-class DigitsClassifierExtractor(KerasModelExtractor):
+class DigitsClassifierExtractor(ShippedClassifierExtractor):
     """Features (128-d) and logits (10-way) of the shipped digits classifier.
 
     Accepts square images of any size and 1 or 3 channels, in [-1, 1]; they are
@@ -78,21 +79,11 @@ class DigitsClassifierExtractor(KerasModelExtractor):
     ((4, 128), (4, 10))
     """
 
-    def __init__(self, weights_path=None):
-        path = pathlib.Path(weights_path) if weights_path else WEIGHTS_PATH
-        checksum = sha256_of_file(path)
-        if weights_path is None:
-            expected = load_metadata()["sha256"]
-            if checksum != expected:
-                raise ValueError(
-                    f"{path} has sha256 {checksum}, but {METADATA_PATH.name} records "
-                    f"{expected}; re-run tools/train_digits_classifier.py."
-                )
-        model = build_digits_classifier()
-        model.load_weights(path)
-        super().__init__(model, feature_layer="features", logits_layer="logits",
-                         name="digits_classifier", weights_checksum=checksum,
-                         resize_method="bilinear_antialias")
+    build = staticmethod(build_digits_classifier)
+    weights_path = WEIGHTS_PATH
+    metadata_path = METADATA_PATH
+    extractor_name = "digits_classifier"
+    training_tool = "tools/train_digits_classifier.py"
 
 
 def _digits_class_frequencies():

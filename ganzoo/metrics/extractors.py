@@ -219,3 +219,52 @@ class InceptionV3Extractor(KerasModelExtractor):
         super().__init__(model, feature_layer="avg_pool", logits_layer="predictions",
                          name="inception_v3", weights_checksum=checksum,
                          resize_method="bilinear_antialias")
+
+
+def classifier_head(inputs, x, feature_dim, dropout, num_classes, name):
+    """The shipped classifiers' top: a ReLU `features` layer (the FID features),
+    dropout (training only) and a `logits` layer; returns the `keras.Model`."""
+    features = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
+    x = keras.layers.Dropout(dropout)(features)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+class ShippedClassifierExtractor(KerasModelExtractor):
+    """A domain classifier shipped in `ganzoo/metrics/weights/` with a JSON record.
+
+    Subclasses set `build` (a function returning the unweighted model with
+    `features` and `logits` layers), `weights_path`, `metadata_path`,
+    `extractor_name` and `training_tool` (the script that re-creates the weights).
+
+    Args:
+        weights_path: str or None. Weights file; None uses the shipped file, whose
+            sha256 is checked against its JSON.
+
+    Raises:
+        ValueError: the shipped weights do not match their recorded sha256.
+    """
+
+    build = None
+    weights_path = None
+    metadata_path = None
+    extractor_name = None
+    training_tool = None
+
+    def __init__(self, weights_path=None):
+        import json
+
+        path = pathlib.Path(weights_path) if weights_path else pathlib.Path(self.weights_path)
+        checksum = sha256_of_file(path)
+        if weights_path is None:
+            record = pathlib.Path(self.metadata_path)
+            expected = json.loads(record.read_text())["sha256"]
+            if checksum != expected:
+                raise ValueError(
+                    f"{path} has sha256 {checksum}, but {record.name} records "
+                    f"{expected}; re-run {self.training_tool}.")
+        model = type(self).build()
+        model.load_weights(path)
+        super().__init__(model, feature_layer="features", logits_layer="logits",
+                         name=self.extractor_name, weights_checksum=checksum,
+                         resize_method="bilinear_antialias")

@@ -15,7 +15,7 @@ import pathlib
 
 import keras
 
-from ganzoo.metrics.extractors import KerasModelExtractor, sha256_of_file
+from ganzoo.metrics.extractors import ShippedClassifierExtractor, classifier_head
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 28
@@ -52,10 +52,7 @@ def build_fmnist_classifier(feature_dim=128, dropout=0.3):
         if pool:
             x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Flatten()(x)
-    features = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
-    x = keras.layers.Dropout(dropout)(features)
-    logits = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
-    return keras.Model(inputs, logits, name="fmnist_classifier")
+    return classifier_head(inputs, x, feature_dim, dropout, NUM_CLASSES, "fmnist_classifier")
 
 
 def load_metadata(path=METADATA_PATH):
@@ -63,7 +60,7 @@ def load_metadata(path=METADATA_PATH):
     return json.loads(pathlib.Path(path).read_text())
 
 
-class FashionMNISTClassifierExtractor(KerasModelExtractor):
+class FashionMNISTClassifierExtractor(ShippedClassifierExtractor):
     """Features (128-d) and logits (10-way) of the shipped Fashion-MNIST classifier.
 
     Accepts square grey or RGB images of any size in [-1, 1]; they are resized
@@ -84,17 +81,8 @@ class FashionMNISTClassifierExtractor(KerasModelExtractor):
     ((2, 128), (2, 10))
     """
 
-    def __init__(self, weights_path=None):
-        path = pathlib.Path(weights_path) if weights_path else WEIGHTS_PATH
-        checksum = sha256_of_file(path)
-        if weights_path is None:
-            expected = load_metadata()["sha256"]
-            if checksum != expected:
-                raise ValueError(
-                    f"{path} has sha256 {checksum}, but {METADATA_PATH.name} records "
-                    f"{expected}; re-run tools/train_fmnist_classifier.py.")
-        model = build_fmnist_classifier()
-        model.load_weights(path)
-        super().__init__(model, feature_layer="features", logits_layer="logits",
-                         name="fmnist_classifier", weights_checksum=checksum,
-                         resize_method="bilinear_antialias")
+    build = staticmethod(build_fmnist_classifier)
+    weights_path = WEIGHTS_PATH
+    metadata_path = METADATA_PATH
+    extractor_name = "fmnist_classifier"
+    training_tool = "tools/train_fmnist_classifier.py"
