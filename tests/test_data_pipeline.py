@@ -75,6 +75,20 @@ def test_resume_continues_the_same_order_across_epochs(kind, monkeypatch):
     assert sorted(np.concatenate(full)[:small, 0].tolist()) == list(range(small))
 
 
+def test_buffer_path_with_the_default_global_seed(monkeypatch):
+    """train_lib.run sets the global seed to train.seed (0 by default); the
+    per-epoch shuffle of data without random access must work under it."""
+    import keras
+
+    monkeypatch.setattr(data, "_MAX_IN_MEMORY_BYTES", 0)
+    keras.utils.set_random_seed(0)
+    ds = sorted_source("in-memory copy", 1000)
+    first = [x for x, _ in data.train_pipeline(ds, 100, seed=0).take(20).as_numpy_iterator()]
+    epoch0, epoch1 = np.concatenate(first[:10])[:, 0], np.concatenate(first[10:])[:, 0]
+    assert sorted(epoch0.tolist()) == list(range(1000)) == sorted(epoch1.tolist())
+    assert not np.array_equal(epoch0, epoch1) and not np.array_equal(epoch0, np.arange(1000))
+
+
 def test_resume_seeks_in_constant_time():
     ds = sorted_source("in-memory copy")
 

@@ -228,9 +228,9 @@ def batched_stream(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batche
     - Random access (`source_of`): each epoch is a complete permutation of the
       data (`example_order`), so batches are i.i.d. even when the source is
       sorted by class, and skipping `n` batches costs nothing.
-    - Known size, no random access (large TFDS sets): each epoch goes through a
-      `shuffle_buffer` shuffle seeded by `(seed, epoch)`; skipping reads at most
-      one epoch.
+    - Known size, no random access (large TFDS sets): each epoch's runs of
+      `shuffle_buffer` examples are permuted from `(seed, epoch)`; skipping reads
+      at most one epoch.
     - Unknown size: one buffer shuffle over the repeated data; skipping reads
       the skipped batches.
 
@@ -261,12 +261,28 @@ def batched_stream(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batche
     if size > 0:
         first_epoch = start // size
         epochs = tf.data.Dataset.range(first_epoch, _FOREVER)
-        ds = epochs.flat_map(lambda e: dataset.shuffle(
-            shuffle_buffer, seed=seed * 1_000_003 + e, reshuffle_each_iteration=False))
+        ds = epochs.flat_map(lambda e: _block_shuffled(dataset, shuffle_buffer, seed, e))
         ds = ds.skip(start - first_epoch * size)
         return ds.batch(batch_size, drop_remainder=True)
     ds = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     return ds.repeat().batch(batch_size, drop_remainder=True).skip(int(skip_batches))
+
+
+def _block_shuffled(dataset, block, seed, epoch):
+    """One epoch of `dataset`, each run of `block` examples permuted from
+    `(seed, epoch, block index)`: as much memory and mixing as a shuffle buffer of
+    that size, but stateless. (`Dataset.shuffle` cannot take a per-epoch seed
+    tensor: TF's `get_seed` compares it with 0 in Python when the global seed is 0.)"""
+
+    def permute(index, examples):
+        x, y = examples
+        key = tf.random.stateless_uniform(
+            tf.shape(y)[:1], seed=tf.stack([tf.constant(seed, tf.int64),
+                                            epoch * 1_000_003 + index]))
+        order = tf.argsort(key)
+        return tf.gather(x, order), tf.gather(y, order)
+
+    return dataset.batch(block).enumerate().map(permute).unbatch()
 
 
 def train_pipeline(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batches=0):
