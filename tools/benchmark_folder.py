@@ -290,7 +290,7 @@ def run(args):
 
     root = args.root
     fmnist, rgb = os.path.join(root, "fmnist60k"), os.path.join(root, "rgb200k")
-    made = {}
+    made, before = {}, None
     try:
         if not os.path.isdir(fmnist):
             start = time.perf_counter()
@@ -324,6 +324,8 @@ def run(args):
                "before: shuffle buffer of 10,000 over the sorted files":
                _summary(buffer_class_mix(sorted_labels, 500))}
     finally:
+        if before and before != args.before:
+            os.remove(before)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     for row in rows.values():
