@@ -1,28 +1,71 @@
-"""Training throughput of DCGAN: XLA on/off x oneDNN on/off, median of repeats.
+"""DCGAN training throughput: ganzoo beside its PyTorch twin, interleaved in one run.
 
-Each configuration runs in a fresh subprocess because TensorFlow reads
-`TF_ENABLE_ONEDNN_OPTS` only when it is imported. Writes
-`tools/results/benchmark.json` and `tools/results/benchmark.md`.
+Default (side by side): at each image size, three configurations of the same
+DCGAN (ganzoo's default networks at `--width`, batch `--batch`, one D and one G
+update per step, a fixed in-memory batch so no input pipeline is timed):
+
+- ganzoo's default path: oneDNN on, XLA off, `gan.fit` as a run uses it
+  (with a batch-end callback, as every `train_lib.run` has its divergence
+  guard: Keras then runs callbacks in the loop rather than on a thread pool);
+- PyTorch eager (`tools/reference`, the twin `check_parity.py` verifies);
+- PyTorch with `channels_last` memory order.
+
+Each measurement is a fresh subprocess: warm-up steps, then `--repeats`
+timed repeats of `--steps` steps; it reports the median repeat. Configurations
+alternate inside a round (the order rotates from round to round) and the
+table gives the median over `--rounds` rounds, so load from other jobs hits
+all of them alike; each measurement also records the 1-minute load average,
+the CPU time its process used per wall second, and images per CPU-second.
+Both frameworks get `--threads` intra-op and inter-op threads; the default is
+TensorFlow's own (one per logical core) and PyTorch is set to match.
+
+On a shared machine wall-clock rates are shares of busy cores, and above one
+thread PyTorch's OpenMP spin-waiting collapses under contention (the table
+says so when the load exceeded the cores). `--threads 1` with the
+images-per-CPU-second table is the comparison that survives other jobs;
+`--max_load` waits for a quiet moment before each measurement.
+
+`--grid` instead runs ganzoo alone with oneDNN on/off x XLA on/off (the
+measurement behind `train_lib.default_jit_compile`). `--trace` runs ganzoo's
+28 px default path over many `fit` calls in one process, with and without a
+batch-end callback, and reports wall and CPU-time rates per call (the
+two-speed question of issue 15). Results go to
+`tools/results/benchmark.{json,md}`; each mode and thread count replaces only
+its own section.
 
 Usage:
-    python tools/benchmark.py                      # 16px digits and 64px RGB DCGAN
-    python tools/benchmark.py --sizes 64 --repeats 5
+    python tools/benchmark.py                        # 28, 32, 64 px, 3 rounds (~6 min idle)
+    python tools/benchmark.py --threads 1            # per-core comparison, robust to load
+    python tools/benchmark.py --sizes 64 --rounds 5
+    python tools/benchmark.py --grid --sizes 16 64   # oneDNN x XLA grid
+    python tools/benchmark.py --trace                # per-step times, 28 px
+    python tools/benchmark.py --render               # benchmark.md from benchmark.json
 """
 
 import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import time
+from importlib import metadata
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(TOOLS, "results")
+IMPLS = ("ganzoo", "torch", "torch_cl")
+LABELS = {"ganzoo": "ganzoo default (oneDNN, no XLA)", "torch": "PyTorch eager",
+          "torch_cl": "PyTorch channels_last"}
+# Steps per timed repeat: about 1.5-3 s each on 2 idle cores.
+DEFAULT_STEPS = {16: 150, 28: 30, 32: 20, 64: 4}
 
 
-def worker(args):
-    """Times `steps` train steps `repeats` times in this process; prints JSON."""
+# ----------------------------------------------------------------------- workers
+def ganzoo_worker(args):
+    """Times ganzoo's `fit` in this process; prints JSON."""
+    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -30,72 +73,399 @@ def worker(args):
     from ganzoo.data import DataSpec
     from ganzoo.registry import get_model
 
-    channels = 1 if args.size <= 16 else 3
-    spec = DataSpec("bench", (args.size, args.size, channels), 0)
+    if args.threads != os.cpu_count():  # else TF's default, one thread per logical core
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    spec = DataSpec("bench", (args.size, args.size, args.channels), 0)
     gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
     gan.compile(jit_compile=args.jit)
     x = np.random.default_rng(0).uniform(-1, 1, (args.batch, *spec.shape)).astype(np.float32)
     data = tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat()
     gan.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)  # trace + compile
-    rates = []
+    threads = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+               "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+
+    class Budget(keras.callbacks.Callback):
+        """Counts steps; ends the repeat early once `--max_repeat_s` is spent (busy machines)."""
+
+        def on_train_begin(self, logs=None):
+            self.start, self.steps = time.perf_counter(), 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            if time.perf_counter() - self.start > args.max_repeat_s:
+                self.model.stop_training = True
+
+    budget = Budget()
+
+    def repeat():
+        gan.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=[budget])
+        return budget.steps
+
+    return _time_repeats(repeat, args, {"threads (0 = one per core)": threads})
+
+
+def torch_worker(args):
+    """Times the PyTorch twin's `train_step` in this process; prints JSON."""
+    import torch
+
+    sys.path.insert(0, TOOLS)
+    from reference import Twin
+
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(args.threads)
+    shape = (args.size, args.size, args.channels)
+    twin = Twin(json.loads(args.config), shape, channels_last=args.channels_last)
+    x = torch.rand(args.batch, args.channels, args.size, args.size,
+                   generator=torch.Generator().manual_seed(0)) * 2 - 1
+    if args.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def repeat():
+        start, steps = time.perf_counter(), 0
+        while steps < args.steps and (not steps or
+                                      time.perf_counter() - start <= args.max_repeat_s):
+            twin.train_step(x)
+            steps += 1
+        return steps
+
+    for _ in range(args.warmup):
+        twin.train_step(x)
+    return _time_repeats(repeat, args, {"threads": {"intra_op": torch.get_num_threads(),
+                                                    "inter_op": torch.get_num_interop_threads()}})
+
+
+def _time_repeats(repeat, args, extra):
+    # CPU time of the whole process (all threads): at one thread per framework it
+    # measures work done, unaffected by other jobs taking turns on the cores; with
+    # more threads it also counts time spent spin-waiting.
+    rates, cpu_rates, steps = [], [], []
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        gan.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
-        rates.append(args.batch * args.steps / (time.perf_counter() - start))
-    print(json.dumps({"images_per_second": statistics.median(rates), "all": rates}))
+        start, cpu = time.perf_counter(), time.process_time()
+        steps.append(repeat())
+        rates.append(args.batch * steps[-1] / (time.perf_counter() - start))
+        cpu_rates.append(args.batch * steps[-1] / (time.process_time() - cpu))
+    print(json.dumps({"images_per_second": statistics.median(rates), "all": rates,
+                      "images_per_cpu_second": statistics.median(cpu_rates),
+                      "all_cpu": cpu_rates, "steps_timed": steps, **extra}))
 
 
-def run_config(size, width, batch, jit, onednn, args):
-    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0",
-               TF_CPP_MIN_LOG_LEVEL="3")
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", f"--size={size}",
-           f"--width={width}", f"--batch={batch}", f"--steps={args.steps}",
-           f"--warmup={args.warmup}", f"--repeats={args.repeats}"] + (["--jit"] if jit else [])
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def trace_worker(args):
+    """ganzoo's 28 px step over many `fit` calls in one process, two ways alternating.
+
+    `async`: plain `fit`, as the side-by-side table before issue 15 measured it.
+    Keras then runs the batch-end callbacks (History, the silent progress bar)
+    on a thread pool, off the training loop. `sync`: `fit` with one callback
+    that has `on_train_batch_end` (as every `train_lib.run` has: the divergence
+    guard), which makes Keras run callbacks in the loop; its per-step times are
+    kept. Prints JSON with both series.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from ganzoo.config import ModelConfig
+    from ganzoo.data import DataSpec
+    from ganzoo.registry import get_model
+
+    if args.inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+    spec = DataSpec("bench", (args.size, args.size, args.channels), 0)
+    gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
+    gan.compile()
+    x = np.random.default_rng(0).uniform(-1, 1, (args.batch, *spec.shape)).astype(np.float32)
+    data = tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat()
+
+    class StepClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.times = [time.perf_counter()]
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+
+    gan.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)
+    series = {"async": [], "sync": [], "async_cpu": [], "sync_cpu": [], "sync_step_ms": []}
+    for _ in range(args.repeats):
+        for mode in ("async", "sync"):
+            clock = StepClock()
+            start, cpu = time.perf_counter(), time.process_time()
+            gan.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0,
+                    callbacks=[clock] if mode == "sync" else None)
+            series[mode].append(args.batch * args.steps / (time.perf_counter() - start))
+            # Per CPU-second: steady if the wall-clock modes come from sharing the cores.
+            series[f"{mode}_cpu"].append(args.batch * args.steps / (time.process_time() - cpu))
+            if mode == "sync":
+                series["sync_step_ms"].append(
+                    [round(1e3 * (b - a), 2) for a, b in zip(clock.times, clock.times[1:])])
+    print(json.dumps(series))
+
+
+# ------------------------------------------------------------------------ driver
+def run_worker(kind, size, args, onednn=True, jit=False, config=None, channels_last=False):
+    """One measurement in a fresh process, with load and CPU-use around it."""
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0", TF_CPP_MIN_LOG_LEVEL="3")
+    steps = args.steps or DEFAULT_STEPS.get(size, max(5, 40 * 28 * 28 // size**2))
+    cmd = [sys.executable, os.path.abspath(__file__), f"--worker={kind}", f"--size={size}",
+           f"--channels={channels(size, args)}", f"--width={args.width}",
+           f"--batch={args.batch}", f"--steps={steps}", f"--warmup={args.warmup}",
+           f"--repeats={args.repeats}", f"--threads={args.threads}",
+           f"--max_repeat_s={args.max_repeat_s}"]
+    cmd += ["--jit"] if jit else []
+    cmd += ["--channels_last"] if channels_last else []
+    cmd += [f"--config={json.dumps(config)}"] if config else []
+    cmd += [f"--inter_op={args.inter_op}"] if args.inter_op else []
+    waited = _wait_for_quiet(args.max_load, args.wait)
+    load, before, start = round(os.getloadavg()[0], 2), _child_cpu(), time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    wall = time.perf_counter() - start
+    result.update(steps=steps, load_1min=load, waited_s=waited, process_seconds=round(wall, 1),
+                  cpu_per_wall=round((_child_cpu() - before) / wall, 2))
+    return result
+
+
+def _wait_for_quiet(max_load, limit):
+    """Sleeps until the 1-minute load is at most `max_load` (0: never), or `limit` s."""
+    start = time.perf_counter()
+    while max_load and os.getloadavg()[0] > max_load and time.perf_counter() - start < limit:
+        time.sleep(5)
+    return round(time.perf_counter() - start)
+
+
+def channels(size, args):
+    return args.channels or (1 if size <= 16 else 3)
+
+
+def _child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def side_by_side(args):
+    """Interleaved rounds of ganzoo / PyTorch eager / PyTorch channels_last."""
+    from ganzoo import train_lib
+
+    config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
+                                                  "train.batch_size": args.batch}).to_dict()
+    jobs = [(size, impl) for size in args.sizes for impl in IMPLS]
+    runs = {job: [] for job in jobs}
+    for r in range(args.rounds):
+        shift = r % len(IMPLS)
+        for size in args.sizes:
+            for impl in IMPLS[shift:] + IMPLS[:shift]:
+                if impl == "ganzoo":
+                    result = run_worker("ganzoo", size, args)
+                else:
+                    result = run_worker("torch", size, args, config=config,
+                                        channels_last=impl == "torch_cl")
+                runs[(size, impl)].append(result)
+                print(f"round {r + 1} {size}px {LABELS[impl]}: "
+                      f"{result['images_per_second']:.1f} img/s, "
+                      f"{result['images_per_cpu_second']:.1f} img/cpu-s (repeats "
+                      f"{', '.join(f'{v:.0f}' for v in result['all'])}; load "
+                      f"{result['load_1min']:.1f}, cpu/wall {result['cpu_per_wall']})",
+                      flush=True)
+    rows = []
+    for size in args.sizes:
+        row = {"image": f"{size}x{size}x{channels(size, args)}", "image_size": size}
+        for impl in IMPLS:
+            rates = [m["images_per_second"] for m in runs[(size, impl)]]
+            cpu = [m["images_per_cpu_second"] for m in runs[(size, impl)]]
+            row[impl] = {"median": statistics.median(rates), "min": min(rates),
+                         "max": max(rates), "cpu_median": statistics.median(cpu),
+                         "rounds": runs[(size, impl)]}
+        for impl in ("torch", "torch_cl"):
+            row[f"ratio_vs_{impl}"] = row["ganzoo"]["median"] / row[impl]["median"]
+            row[f"cpu_ratio_vs_{impl}"] = row["ganzoo"]["cpu_median"] / row[impl]["cpu_median"]
+        rows.append(row)
+    protocol = (f"DCGAN width {args.width}, batch {args.batch}, 1 D + 1 G update per step, "
+                f"fixed in-memory batch; images/s, median over {args.rounds} interleaved "
+                f"rounds (range in brackets) of the median of {args.repeats} timed repeats "
+                f"in a fresh process; {args.threads} intra-op and {args.threads} inter-op "
+                "threads in both frameworks (TensorFlow's default is one per logical core; "
+                "PyTorch is set to match).")
+    return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows}
+
+
+def side_by_side_table(section):
+    """Markdown lines of a side-by-side section: wall and CPU-time tables, load warning."""
+    rows = section["rows"]
+    head = f"| image | {' | '.join(LABELS[i] for i in IMPLS)} | ganzoo / eager | " \
+           "ganzoo / channels_last |"
+    rule = "|---" * (len(IMPLS) + 3) + "|"
+    lines = ["Images per second (wall clock):", "", head, rule]
+    for row in rows:
+        cells = [f"{row[i]['median']:.0f} ({row[i]['min']:.0f}-{row[i]['max']:.0f})"
+                 for i in IMPLS]
+        lines.append(f"| {row['image']} | {' | '.join(cells)} | {row['ratio_vs_torch']:.2f}x | "
+                     f"{row['ratio_vs_torch_cl']:.2f}x |")
+    lines += ["", "Images per CPU-second of the process (medians; above one thread this also "
+              "counts spin-waiting):", "", head, rule]
+    for row in rows:
+        cells = [f"{row[i]['cpu_median']:.0f}" for i in IMPLS]
+        lines.append(f"| {row['image']} | {' | '.join(cells)} | "
+                     f"{row['cpu_ratio_vs_torch']:.2f}x | {row['cpu_ratio_vs_torch_cl']:.2f}x |")
+    loads = [m["load_1min"] for row in rows for i in IMPLS for m in row[i]["rounds"]]
+    cores = section.get("cores") or os.cpu_count()
+    lines += ["", f"1-min load when the measurements started: {min(loads):.1f}-{max(loads):.1f} "
+              f"on {cores} cores."]
+    if max(loads) > cores and section.get("threads", cores) > 1:
+        lines += ["", "**Not a framework comparison:** other jobs kept the cores busy. With "
+                  "more than one thread, PyTorch's OpenMP threads spin-wait at barriers and "
+                  "collapse under such contention (see the CPU-second table); TensorFlow's "
+                  "thread pool degrades far less. Rerun on an idle machine."]
+    elif max(loads) > cores:
+        lines += ["", "Other jobs kept the cores busy: the wall-clock rates are shares of busy "
+                  "cores; the CPU-second table (one thread each: work done, no spin-waiting) "
+                  "is the comparison."]
+    return lines
+
+
+def grid_table(section):
+    lines = ["| image | oneDNN | XLA (jit_compile) | images/s (median) |", "|---|---|---|---|"]
+    return lines + [f"| {r['image_size']}px | {'on' if r['onednn'] else 'off'} | "
+                    f"{'on' if r['jit_compile'] else 'off'} | {r['images_per_second']:.1f} |"
+                    for r in section["rows"]]
+
+
+def grid(args):
+    """ganzoo alone: oneDNN on/off x XLA on/off."""
+    rows = []
+    for size in args.sizes:
+        for onednn in (False, True):
+            for jit in (False, True):
+                result = run_worker("ganzoo", size, args, onednn=onednn, jit=jit)
+                rows.append({"image_size": size, "channels": channels(size, args),
+                             "width": args.width, "batch": args.batch, "jit_compile": jit,
+                             "onednn": onednn, **result})
+                print(f"{size}px onednn={onednn} jit={jit}: "
+                      f"{result['images_per_second']:.1f} img/s", flush=True)
+    protocol = f"ganzoo DCGAN width {args.width}, batch {args.batch}; median of {args.repeats}."
+    return {"protocol": protocol, "rows": rows}
+
+
+def machine_info():
+    """CPU model, cores, load and library versions."""
+    model, flags, physical = "unknown", set(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "model name":
+                    model = value
+                elif key == "flags":
+                    flags = set(value.split())
+                elif key == "core id":
+                    physical.add(value)
+    except OSError:
+        pass
+    versions = {}
+    for package in ("tensorflow", "keras", "torch", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {"cpu": model, "logical_cores": os.cpu_count(), "physical_cores": len(physical) or None,
+            "cpu_features": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16",
+                                            "amx_tile", "avx512_fp16"}),
+            "machine": platform.machine(), "python": platform.python_version(), **versions,
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "load_1min_at_start": round(os.getloadavg()[0], 2)}
+
+
+def write_results(section=None, payload=None, meta=None):
+    """Replaces `section` in benchmark.json (if given); renders benchmark.md from all sections."""
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, "benchmark.json")
+    results = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            results = json.load(f)
+        if "rows" in results:  # the earlier grid-only format
+            results = {"grid": {"meta": results.get("meta"), "rows": results["rows"],
+                                "protocol": "earlier run of this tool (oneDNN x XLA grid)"}}
+    if section:
+        meta["load_1min_at_end"] = round(os.getloadavg()[0], 2)
+        results[section] = {"meta": meta, **payload}
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
+    md = []
+    for name in sorted(results, key=lambda n: (not n.startswith("side"), n)):
+        s = results[name]
+        side = name.startswith("side")
+        title = "ganzoo vs PyTorch (same DCGAN)" if side else "ganzoo: oneDNN x XLA"
+        if "_threads" in name:
+            title += f", {name.split('_')[-2]} thread(s) per framework"
+        m = s.get("meta") or {}
+        md += [f"## {title}", "", s.get("protocol", ""), "",
+               f"Machine: {m.get('cpu', '?')}, {m.get('logical_cores', m.get('cpu_count'))} "
+               f"logical cores; TF {m.get('tensorflow')}, Keras {m.get('keras', '?')}, PyTorch "
+               f"{m.get('torch', '-')}; {m.get('date')}; 1-min load "
+               f"{m.get('load_1min_at_start', '?')} -> {m.get('load_1min_at_end', '?')}.", ""]
+        md += side_by_side_table(s) if side else grid_table(s)
+        md.append("")
+    with open(os.path.join(RESULTS, "benchmark.md"), "w") as f:
+        f.write("\n".join(md))
+    return md
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--worker", choices=("ganzoo", "torch", "trace"), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=28, help=argparse.SUPPRESS)
+    parser.add_argument("--channels_last", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="image sizes (default 28 32 64; --grid: 16 64)")
+    parser.add_argument("--channels", type=int, default=0,
+                        help="image channels (default: 1 up to 16 px, else 3)")
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=0, help="steps per repeat (default by size)")
+    parser.add_argument("--max_repeat_s", type=float, default=5.0,
+                        help="a timed repeat stops after this many seconds (busy machines)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--jit", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="intra-/inter-op threads of both frameworks (default: one per "
+                             "logical core, TF's own default; PyTorch is set to match)")
+    parser.add_argument("--max_load", type=float, default=0.0,
+                        help="wait before each measurement until the 1-min load is at most "
+                             "this (0: do not wait); for shared machines")
+    parser.add_argument("--wait", type=float, default=120, help="longest wait, seconds")
+    parser.add_argument("--inter_op", type=int, default=0, help="--trace: TF inter-op threads")
+    parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--grid", action="store_true", help="oneDNN x XLA grid of ganzoo alone")
+    parser.add_argument("--trace", action="store_true", help="per-step times of ganzoo, 28 px")
+    parser.add_argument("--render", action="store_true", help="rewrite benchmark.md from the json")
     args = parser.parse_args()
     if args.worker:
-        return worker(args)
-
-    import tensorflow as tf
-
-    rows = []
-    for size in args.sizes:
-        steps = args.steps if size > 16 else args.steps * 10
-        for onednn in (False, True):
-            for jit in (False, True):
-                sub = argparse.Namespace(**{**vars(args), "steps": steps})
-                result = run_config(size, args.width, args.batch, jit, onednn, sub)
-                rows.append({"image_size": size, "width": args.width, "batch": args.batch,
-                             "jit_compile": jit, "onednn": onednn, **result})
-                print(f"{size}px onednn={onednn} jit={jit}: "
-                      f"{result['images_per_second']:.1f} img/s", flush=True)
-    meta = {"tensorflow": tf.__version__, "cpu_count": os.cpu_count(),
-            "machine": platform.machine(), "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d"), "median_of": args.repeats}
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "benchmark.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=2)
-    lines = ["| image | oneDNN | XLA (jit_compile) | images/s (median) |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['image_size']}px | {'on' if r['onednn'] else 'off'} | "
-                     f"{'on' if r['jit_compile'] else 'off'} | {r['images_per_second']:.1f} |")
-    with open(os.path.join(RESULTS, "benchmark.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        args.channels = args.channels or (1 if args.size <= 16 else 3)
+        return {"ganzoo": ganzoo_worker, "torch": torch_worker, "trace": trace_worker}[
+            args.worker](args)
+    if args.trace:
+        result = run_worker("trace", (args.sizes or [28])[0], args)
+        for mode in ("async", "sync"):
+            print(f"{mode}: img/s per fit " + ", ".join(f"{v:.0f}" for v in result[mode])
+                  + "; img per CPU-s " + ", ".join(f"{v:.0f}" for v in result[f"{mode}_cpu"]))
+        steps = [ms for fit in result["sync_step_ms"] for ms in fit]
+        print(f"sync step ms: median {statistics.median(steps):.1f}, "
+              f"min {min(steps):.1f}, max {max(steps):.1f}")
+        return print(json.dumps(result))
+    if args.render:
+        return print("\n".join(write_results()))
+    args.sizes = args.sizes or ([16, 64] if args.grid else [28, 32, 64])
+    meta = machine_info()
+    payload = grid(args) if args.grid else side_by_side(args)
+    section = "grid" if args.grid else "side_by_side"
+    if args.threads != os.cpu_count():
+        section += f"_{args.threads}_threads"
+    write_results(section, payload, meta)
+    print("\n".join(grid_table(payload) if args.grid else side_by_side_table(payload)))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ in inference mode sees it). Noise comes from `torch.randn`, not TF's Philox.
 """
 
 import dataclasses
+import os
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -265,6 +267,7 @@ def train(images, config, steps=None, batch_size=None, seed=None, threads=None,
                          f"range [{images.min()}, {images.max()}].")
     if threads:
         torch.set_num_threads(int(threads))
+    _warn_if_contended()
     twin = Twin(config, images.shape[1:], channels_last=channels_last)
     data = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     order = _Order(len(data), np.random.default_rng(twin.seed))
@@ -280,6 +283,19 @@ def train(images, config, steps=None, batch_size=None, seed=None, threads=None,
     seconds = time.perf_counter() - start
     metrics = {k: float(v) / max(steps, 1) for k, v in sums.items()}
     return TrainResult(twin, steps, seconds, steps * per_step / seconds, metrics)
+
+
+def _warn_if_contended():
+    # GNU OpenMP threads spin at barriers: with busy cores PyTorch slows down many
+    # times over (tools/reference/__init__.py has the numbers), which would make a
+    # wall-time comparison meaningless.
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if torch.get_num_threads() > 1 and load > cores and "OMP_WAIT_POLICY" not in os.environ:
+        warnings.warn(f"1-min load {load:.1f} exceeds the {cores} cores: PyTorch's OpenMP "
+                      f"threads ({torch.get_num_threads()}) will spin-wait and run far slower "
+                      "than on an idle machine; time on a quiet machine, or set "
+                      "OMP_WAIT_POLICY=PASSIVE (before importing torch) or threads=1.",
+                      stacklevel=3)
 
 
 class _Order:
