@@ -418,7 +418,9 @@ def markdown(r):
         f"Python {meta['python']}, ganzoo at {meta['git_head']} plus the working tree. "
         f"Batch {meta['batch']}, seed 0 (buffer: 1, see below); positions are steps already "
         "done (= batches "
-        "skipped). Seconds: median [min-max] of the repeats; ratios of medians. `before`: "
+        "skipped). Sections can come from separate runs (`--parts`); the date and commit "
+        "are the latest run's. Seconds: median [min-max] of the repeats; ratios of medians. "
+        "`before`: "
         "`dataset.skip(n)` replay of the "
         "pipeline before 463fd90. Target (issue 18): 10k and 100k within 2x of 1k.",
         "",
@@ -453,6 +455,11 @@ def markdown(r):
         if buffer:
             lines += ["", "† The old pipeline never used random access: for `buffer` it is the "
                       "same code on the same data as the fashion_mnist row."]
+        if buffer:
+            into = ", ".join(f"{k(n)}: {int(n) * meta['batch'] % buffer['examples']:,}"
+                             for n in pos)
+            lines += ["", f"`buffer` positions inside their epoch (examples read before the "
+                      f"first batch, after filling the buffer): {into}."]
         if buffer and buffer.get("worst_position"):
             w = str(buffer["worst_position"])
             done = int(w) * meta["batch"] % buffer["examples"]
