@@ -28,10 +28,43 @@ _CPU = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
+# Seconds measured in a full two-worker run (pytest --durations), for the order
+# below; a test not listed counts 0 (e2e: 30).
+_MEASURED_SECONDS = {
+    "test_dcgan_e2e.py::test_default_train_command_draws_all_ten_digits": 359,
+    "test_fashion_mnist_e2e.py::test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan":
+        254,
+    "test_ssgan_e2e.py::test_ssgan_beats_the_supervised_baseline_on_one_label_subset": 162,
+    "test_wgan_e2e.py::test_wgan_gp_draws_all_ten_digits": 160,
+    "test_control_e2e.py::test_infogan_categorical_code_finds_the_digits_without_labels": 153,
+    "test_determinism.py::test_deterministic_reruns_and_resume_are_bit_identical": 68,
+    "test_control_e2e.py::test_conditional_samples_are_the_requested_class[acgan]": 65,
+    "test_control_e2e.py::test_conditional_samples_are_the_requested_class[cgan]": 64,
+    "test_multi_worker.py::test_killed_worker_is_restarted_and_the_run_resumes": 60,
+    "test_mode_collapse_e2e.py::test_best_combination_recovers_all_ring8_modes": 52,
+    "test_preemption.py::test_sigterm_saves_the_last_step_and_the_rerun_matches_an_uninterrupted_run":
+        49,
+    "test_metrics_fmnist.py::test_fmnist_fid_orders_real_blur_and_noise": 49,
+    "test_reliability_crash.py::test_sigkill_during_save_and_during_a_step_then_resume": 47,
+}
+
+
+def _expected_seconds(item):
+    name = item.nodeid.rsplit("/", 1)[-1]
+    default = 30 if item.get_closest_marker("e2e") is not None else 0
+    return _MEASURED_SECONDS.get(name, default)
+
+
 def pytest_collection_modifyitems(items):
-    """Runs the minutes-long `e2e` tests first, so that two xdist workers
-    (`-n 2 --dist worksteal`) do not end the suite on one long test."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    """Runs the longest tests first (the `e2e` ones, then the rest in file order).
+
+    With `-n 2 --dist load --maxschedchunk 1` (the README's command) each xdist
+    worker takes the next test when it is free, so longest-first is the classic
+    longest-processing-time schedule: the two workers end close together. (Under
+    `--dist worksteal` the first half of this order went to one worker: every
+    long test ran there, one after another.)
+    """
+    items.sort(key=lambda item: -_expected_seconds(item))
 
 
 def _fail_skips_in_ci(report):
