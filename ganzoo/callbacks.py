@@ -1,10 +1,9 @@
-"""Training callbacks: sample grids, checkpoints and TensorBoard scalars.
+"""Training callbacks: sample grids and TensorBoard scalars (checkpoints: `ganzoo.run_dir`).
 
 They run at the end of each Keras "epoch" (`train.steps_per_epoch` steps) and
 act when the generator step counter crosses a multiple of their period.
 """
 
-import glob
 import os
 
 import keras
@@ -43,7 +42,7 @@ class SampleGrid(_EveryNSteps):
         self.dir = os.path.join(run_dir, "samples")
         self.writer = writer
         self.seed = seed
-        os.makedirs(self.dir, exist_ok=True)
+        tf.io.gfile.makedirs(self.dir)
 
     def run(self, step, logs):
         grid = self.model.sample_grid(seed=self.seed)
@@ -66,40 +65,3 @@ class Scalars(keras.callbacks.Callback):
             for name, value in (logs or {}).items():
                 tf.summary.scalar(name, value)
         self.writer.flush()
-
-
-class Checkpoint(_EveryNSteps):
-    """Saves the whole model (weights, both optimizers, step) as `.keras`, atomically.
-
-    The file is written under a temporary name and renamed, so a crash while
-    saving leaves the previous checkpoint intact; only the newest `keep` stay.
-    """
-
-    def __init__(self, run_dir, every, keep=3):
-        super().__init__(every)
-        self.dir = os.path.join(run_dir, "checkpoints")
-        self.keep = keep
-        os.makedirs(self.dir, exist_ok=True)
-
-    def run(self, step, logs):
-        save_checkpoint(self.model, self.dir, step, self.keep)
-
-    def on_train_end(self, logs=None):
-        step = self.step()
-        if step != self._last or not list_checkpoints(self.dir):
-            save_checkpoint(self.model, self.dir, step, self.keep)
-
-
-def save_checkpoint(model, directory, step, keep):
-    path = os.path.join(directory, f"ckpt-{step:08d}.keras")
-    tmp = os.path.join(directory, f".tmp-ckpt-{step:08d}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-    for old in list_checkpoints(directory)[:-keep]:
-        os.remove(old)
-    return path
-
-
-def list_checkpoints(directory):
-    """Complete checkpoints, oldest first (temporary files are ignored)."""
-    return sorted(glob.glob(os.path.join(directory, "ckpt-*.keras")))

@@ -10,6 +10,8 @@ import typing
 
 import yaml
 
+from ganzoo import precision
+
 
 class ConfigError(ValueError):
     """A config key or value is wrong; the message names the key and the fix."""
@@ -129,6 +131,9 @@ class TrainConfig:
         jit_compile: bool or None. XLA-compile the train step; None picks the
             measured fast path (`train_lib.default_jit_compile`): on for GPUs,
             off on CPU with oneDNN, which is faster than XLA there.
+        mixed_precision: str. `off` (float32), `bf16` or `fp16`: layers compute in
+            16 bits, weights stay float32, fp16 with dynamic loss scaling
+            (`ganzoo.precision`). Defaults to "off".
         strategy: str. `default`, `one_device`, `mirrored`, `multi_worker`, `tpu`.
         num_cpu_devices: int. With `mirrored` on a machine without GPUs, split
             the CPU into this many logical devices (for testing distribution).
@@ -161,6 +166,8 @@ class TrainConfig:
     d_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     seed: int = 0
     jit_compile: bool | None = None
+    # bool too: YAML 1.1 reads a bare `off` as false.
+    mixed_precision: str | bool = "off"
     strategy: str = "default"
     num_cpu_devices: int = 0
     steps_per_epoch: int = 100
@@ -343,6 +350,9 @@ def validate(config: ExperimentConfig):
             f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(strategies)}."
         )
     _validate_guard(t)
+    if t.mixed_precision is False:
+        t.mixed_precision = "off"
+    precision.check_mode(t.mixed_precision)
     if t.freeze_d_blocks < 0:
         raise ConfigError(
             f"Config key 'train.freeze_d_blocks' must be >= 0, got {t.freeze_d_blocks}.")

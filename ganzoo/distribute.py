@@ -12,17 +12,17 @@ machine) follow the usual pattern: every worker runs the same program and
 takes part in every collective, including the ones inside `model.save`, but only
 the chief writes into the run directory. The others write into a scratch copy,
 `<model_dir>/.workertemp_<index>`, removed when the run ends. The run directory
-must be on storage every worker can read (NFS, a shared disk): a restarted job
+must be on storage every worker can read (NFS, a shared disk, `gs://`): a restarted job
 resumes from the newest checkpoint there.
 """
 
 import glob
 import json
 import os
-import shutil
 
 import tensorflow as tf
 
+from ganzoo import files
 from ganzoo.config import ConfigError
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "parameter_server", "tpu")
@@ -162,24 +162,21 @@ def worker_dir(strategy, model_dir):
         return model_dir
     resolver = strategy.cluster_resolver
     scratch = os.path.join(model_dir, f".workertemp_{resolver.task_type}_{resolver.task_id}")
-    shutil.rmtree(scratch, ignore_errors=True)
-    os.makedirs(os.path.join(scratch, "checkpoints"))
+    files.remove(scratch)
+    files.gfile.makedirs(os.path.join(scratch, "checkpoints"))
     shared = os.path.join(model_dir, "checkpoints")
-    for path in glob.glob(os.path.join(shared, "ckpt-*.keras")):
-        target = os.path.join(scratch, "checkpoints", os.path.basename(path))
-        try:
-            os.link(path, target)
-        except OSError:  # a file system without hard links
-            shutil.copy2(path, target)
-    if os.path.exists(os.path.join(shared, "index.json")):
-        shutil.copy2(os.path.join(shared, "index.json"), os.path.join(scratch, "checkpoints"))
+    for path in files.gfile.glob(os.path.join(shared, "ckpt-*.keras")):
+        files.link_or_copy(path, os.path.join(scratch, "checkpoints", os.path.basename(path)))
+    if files.isfile(os.path.join(shared, "index.json")):
+        files.gfile.copy(os.path.join(shared, "index.json"),
+                         os.path.join(scratch, "checkpoints", "index.json"), overwrite=True)
     return scratch
 
 
 def remove_worker_dir(model_dir, written_dir):
     """Deletes a non-chief worker's scratch directory (no-op on the chief)."""
-    if os.path.abspath(written_dir) != os.path.abspath(model_dir):
-        shutil.rmtree(written_dir, ignore_errors=True)
+    if files.abspath(written_dir) != files.abspath(model_dir):
+        files.remove(written_dir)
 
 
 def check_batch_size(batch_size, strategy):

@@ -51,7 +51,7 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
     """
     import tensorflow as tf
 
-    from ganzoo import __version__, data
+    from ganzoo import __version__, data, files
     from ganzoo import metrics as metrics_lib
     from ganzoo.loading import load_gan, load_run_config
 
@@ -95,7 +95,7 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
     if "parzen" in metrics:
         results.update(_parzen(config, fake, real, metrics_lib, data))
     card = {
-        "run": os.path.abspath(model_dir), "model": config.model.name,
+        "run": files.abspath(model_dir), "model": config.model.name,
         "step": int(gan.g_optimizer.iterations.numpy()) if hasattr(gan, "g_optimizer") else None,
         "extractor": getattr(extractor, "name", type(extractor).__name__),
         "extractor_weights_sha256": getattr(extractor, "weights_checksum", None),
@@ -109,10 +109,7 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
     }
     result = {"metrics": results, "card": card}
     if write:
-        path = os.path.join(model_dir, "metrics.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(path + ".tmp", path)
+        files.write_json(os.path.join(model_dir, "metrics.json"), result, default=None)
     return result
 
 

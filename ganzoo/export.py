@@ -30,13 +30,13 @@ allocated, with INVALID_ARGUMENT naming the limit.
 import logging
 import operator
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
-from ganzoo import validation
+from ganzoo import files, validation
+
+gfile = tf.io.gfile
 
 GENERATOR_SIGNATURES = ("serving_default", "generate_uint8", "generate_from_seed")
 DEFAULT_MAX_IMAGES_PER_REQUEST = 1024
@@ -66,7 +66,7 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
     >>> export_generator(gan, "export/models/dcgan_digits/1", max_images_per_request=256)
     """
     limit = _check_limit(max_images_per_request)
-    if os.path.exists(export_dir) and os.listdir(export_dir) and not overwrite:
+    if gfile.isdir(export_dir) and gfile.listdir(export_dir) and not overwrite:
         raise FileExistsError(
             f"Export directory {export_dir!r} already exists; pick a new version number "
             "or pass overwrite=True (--overwrite)."
@@ -83,20 +83,14 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
     # In the object graph, not a signature: the limit a loaded model was exported with.
     archive.add_variable_collection("max_images_per_request", [keras.Variable(
         limit, dtype="int32", trainable=False, name="max_images_per_request")])
-    # Write next to the target and rename, so a failed export leaves no half directory.
-    parent = os.path.dirname(os.path.abspath(export_dir)) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
+    # Written beside the target (`.tmp-<version>`, which TF Serving ignores) and
+    # renamed, so a failed export leaves no half directory.
+    parent = os.path.dirname(files.abspath(export_dir).rstrip("/"))
+    with files.atomic_path(export_dir) as tmp:
         archive.write_out(tmp, verbose=False)
         if warmup:
             _write_warmup(gan, functions, tmp, os.path.basename(parent))
-        if os.path.exists(export_dir):
-            shutil.rmtree(export_dir)
-        os.replace(tmp, export_dir)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
+        files.remove(export_dir)
     return export_dir
 
 
@@ -223,14 +217,13 @@ def write_models_config(path, models_root, base_path=None):
     Returns:
         The list of model names written.
     """
-    base_path = base_path or os.path.abspath(models_root)
-    names = sorted(n for n in os.listdir(models_root)
-                   if os.path.isdir(os.path.join(models_root, n)) and not n.startswith("."))
+    base_path = base_path or files.abspath(models_root)
+    names = sorted(n.rstrip("/") for n in gfile.listdir(models_root)
+                   if gfile.isdir(os.path.join(models_root, n)) and not n.startswith("."))
     entries = "".join(
         f'  config {{\n    name: "{n}"\n    base_path: "{base_path.rstrip("/")}/{n}"\n'
         f'    model_platform: "tensorflow"\n  }}\n' for n in names)
-    with open(path, "w") as f:
-        f.write(f"model_config_list {{\n{entries}}}\n")
+    files.atomic_write(path, f"model_config_list {{\n{entries}}}\n")
     return names
 
 
@@ -264,7 +257,7 @@ def main(argv=None):
           f"(signatures: {', '.join(serving_functions(gan))}; at most "
           f"{args.max_images_per_request} images per request)")
     if args.models_config:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        root = os.path.dirname(os.path.dirname(files.abspath(path).rstrip("/")))
         names = write_models_config(args.models_config, root, args.serving_base_path)
         print(f"Wrote {args.models_config} ({', '.join(names)})")
 

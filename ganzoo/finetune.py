@@ -7,6 +7,8 @@ extractor) fixed and fine-tune the rest of D and all of G.
 
 import keras
 
+from ganzoo import precision
+
 _CONV = (keras.layers.Conv2D, keras.layers.Dense)
 _NORM = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
          keras.layers.GroupNormalization)
@@ -61,7 +63,8 @@ def prepare(gan, freeze_d_blocks=0, learning_rate_scale=1.0):
             layer.trainable = False
     optimizers = []
     for name in ("d_optimizer", "g_optimizer"):
-        old = getattr(gan, name, None)
+        # The plain optimizer: compile wraps it again for float16 networks.
+        old = precision.inner_optimizer(getattr(gan, name, None))
         config = (old.get_config() if old is not None
                   else keras.optimizers.Adam(2e-4, beta_1=0.5).get_config())
         if isinstance(config["learning_rate"], (int, float)):
@@ -77,14 +80,10 @@ def prepare(gan, freeze_d_blocks=0, learning_rate_scale=1.0):
 
 def source_config(init_from):
     """The resolved config dict of a preset or run directory (None for a `.keras` file)."""
-    import os
-
-    from ganzoo import config as config_lib
+    from ganzoo.loading import run_config_values
     from ganzoo.presets import preset_dir
 
-    path = preset_dir(init_from)
-    config_path = os.path.join(path, "config.yaml")
-    return config_lib.load_yaml(config_path) if os.path.isfile(config_path) else None
+    return run_config_values(preset_dir(init_from))
 
 
 def initialize_from(gan, init_from):

@@ -14,7 +14,6 @@ which also carries the rollback count across restarts.
 """
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -24,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from ganzoo import files
 from ganzoo import run_dir as run_dir_lib
 
 GUARD_FILE = "guard.json"
@@ -190,18 +190,14 @@ class DivergenceGuard(keras.callbacks.Callback):
     def _record(self, event):
         self.events.append(event)
         if self.model_dir:
-            path = os.path.join(self.model_dir, GUARD_FILE)
-            with open(path + ".tmp", "w") as f:
-                json.dump({"rollbacks": self.rollbacks, "events": self.events}, f, indent=2)
-            os.replace(path + ".tmp", path)
+            files.write_json(os.path.join(self.model_dir, GUARD_FILE),
+                             {"rollbacks": self.rollbacks, "events": self.events})
 
 
 def _read(model_dir):
-    try:
-        with open(os.path.join(model_dir, GUARD_FILE)) as f:
-            return json.load(f)
-    except (TypeError, OSError, ValueError):
+    if not model_dir:
         return {}
+    return files.read_json(os.path.join(model_dir, GUARD_FILE)) or {}
 
 
 def _scalar(value):

@@ -51,10 +51,7 @@ def png_bytes(array, scale=1):
 
 
 def write_png(path, array, scale=1):
-    """Writes a uint8 array as a PNG file, atomically (tmp file + rename)."""
-    import os
+    """Writes a uint8 array as a PNG file, atomically, on any TensorFlow file system."""
+    from ganzoo import files
 
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(png_bytes(array, scale))
-    os.replace(tmp, path)
+    files.atomic_write(path, png_bytes(array, scale))

@@ -1,17 +1,23 @@
-"""Loading trained GANs and generators from run directories, files and SavedModels."""
+"""Loading trained GANs and generators from run directories, files and SavedModels.
+
+Paths may be on any TensorFlow file system (`gs://...`, `ram://...`).
+"""
 
 import os
 
 import keras
+import tensorflow as tf
+
+from ganzoo import files
 
 
 def resolve_model_file(path):
     """The `.keras` file for a run directory (final model, else newest checkpoint) or file."""
-    if os.path.isdir(path):
+    if tf.io.gfile.isdir(path):
         final = os.path.join(path, "model.keras")
-        if os.path.isfile(final):
+        if files.isfile(final):
             return final
-        from ganzoo.callbacks import list_checkpoints
+        from ganzoo.run_dir import list_checkpoints
 
         checkpoints = list_checkpoints(os.path.join(path, "checkpoints"))
         if checkpoints:
@@ -20,7 +26,7 @@ def resolve_model_file(path):
             f"{path!r} has no model.keras and no checkpoints/ckpt-*.keras: is it a ganzoo "
             "run directory? Train one with `python -m ganzoo.train --model_dir=...`."
         )
-    if os.path.isfile(path) and path.endswith(".keras"):
+    if path.endswith(".keras") and files.isfile(path):
         return path
     raise FileNotFoundError(f"No ganzoo run directory or .keras file at {path!r}.")
 
@@ -68,7 +74,7 @@ def load_generator(path):
     from ganzoo.presets import preset_dir
 
     path = preset_dir(path)
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if files.isfile(os.path.join(path, "saved_model.pb")):
         return _saved_model_generator(path)
     import ganzoo.models  # noqa: F401
 
@@ -77,8 +83,6 @@ def load_generator(path):
 
 
 def _saved_model_generator(path):
-    import tensorflow as tf
-
     signature = tf.saved_model.load(path).signatures["serving_default"]
     spec = signature.structured_input_signature[1]["latent"]
     layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
@@ -91,10 +95,32 @@ def load_run_config(model_dir):
     """The resolved `ExperimentConfig` saved in a run directory's `config.yaml`."""
     from ganzoo import config as config_lib
 
-    path = os.path.join(model_dir, "config.yaml")
-    if not os.path.isfile(path):
+    values = run_config_values(model_dir)
+    if values is None:
         raise FileNotFoundError(
             f"{model_dir!r} has no config.yaml: is it a ganzoo run directory? "
             "Train one with `python -m ganzoo.train --model_dir=...`."
         )
-    return config_lib.from_dict(config_lib.load_yaml(path))
+    return config_lib.from_dict(values)
+
+
+def run_config_values(model_dir):
+    """The dict in a run or preset directory's `config.yaml`; None if it has none.
+
+    Raises:
+        ConfigError: the file is not a YAML mapping.
+    """
+    import yaml
+
+    from ganzoo.config import ConfigError
+
+    path = os.path.join(model_dir, "config.yaml")
+    if not files.isfile(path):
+        return None
+    try:
+        values = yaml.safe_load(files.read_text(path)) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {path!r} is not valid YAML: {e}") from e
+    if not isinstance(values, dict):
+        raise ConfigError(f"Config file {path!r} must hold a mapping at the top level.")
+    return values

@@ -28,6 +28,10 @@ import urllib.request
 
 import numpy as np
 
+from ganzoo import files
+
+gfile = files.gfile
+
 MODEL_FILE, CARD_FILE, CONFIG_FILE = "model.keras", "card.json", "config.yaml"
 PRESET_FILES = (CARD_FILE, CONFIG_FILE, MODEL_FILE)
 # Samples whose hash the card records: `gan.generate(SAMPLE_COUNT, seed)`.
@@ -82,7 +86,7 @@ def list_presets(with_cards=False):
     cards = {}
     for name in names:
         entry = _REGISTERED.get(name)
-        if entry and _is_url(entry["location"]) and not os.path.isdir(_cache_dir(name, entry)):
+        if entry and _is_url(entry["location"]) and not gfile.isdir(_cache_dir(name, entry)):
             cards[name] = {"location": entry["location"]}
         else:
             cards[name] = load_card(name)
@@ -109,7 +113,7 @@ def register_preset(name, location, sha256=None, overwrite=False):
         raise PresetError(f"Preset {name!r} already exists; pass overwrite=True to replace it.")
     location = str(location)
     if not _is_url(location):
-        location = os.path.abspath(os.path.expanduser(location))
+        location = files.abspath(os.path.expanduser(location))
     _REGISTERED[name] = {"location": location, "sha256": sha256}
 
 
@@ -133,7 +137,7 @@ def preset_dir(name_or_path, verify=True):
     if entry is None and name_or_path in _builtin_names():
         entry = {"location": os.path.join(builtin_dir(), name_or_path), "sha256": None}
     if entry is None:
-        if os.path.exists(name_or_path):
+        if not _is_url(name_or_path) and files.exists(name_or_path):
             return name_or_path
         if _is_url(name_or_path):
             entry = {"location": name_or_path, "sha256": None}
@@ -150,7 +154,7 @@ def preset_dir(name_or_path, verify=True):
         path = _download(name_or_path, location, _cache_dir(name_or_path, entry))
     else:
         path = location
-        if not os.path.isdir(path):
+        if not gfile.isdir(path):
             raise PresetError(f"Preset {name_or_path!r} points to {path!r}, which is not a "
                               "directory. It should hold " + ", ".join(PRESET_FILES) + ".")
     if verify:
@@ -161,8 +165,7 @@ def preset_dir(name_or_path, verify=True):
 def load_card(name_or_path):
     """The model card (`card.json`) of a preset as a dict."""
     path = preset_dir(name_or_path, verify=False)
-    with open(os.path.join(path, CARD_FILE)) as f:
-        return json.load(f)
+    return json.loads(files.read_text(os.path.join(path, CARD_FILE)))
 
 
 def from_preset(name_or_path, compile=True):
@@ -190,13 +193,12 @@ def from_preset(name_or_path, compile=True):
 def verify_preset(path, name=None, expected_sha256=None):
     """Checks `model.keras` against the card's (and the registration's) sha256."""
     name = name or os.path.basename(os.path.normpath(path))
-    missing = [f for f in PRESET_FILES if not os.path.isfile(os.path.join(path, f))]
+    missing = [f for f in PRESET_FILES if not files.isfile(os.path.join(path, f))]
     if missing:
         raise PresetError(f"Preset {name!r} at {path!r} lacks {', '.join(missing)}; a preset "
                           "directory holds " + ", ".join(PRESET_FILES) + " (see write_preset).")
-    with open(os.path.join(path, CARD_FILE)) as f:
-        card = json.load(f)
-    actual = file_sha256(os.path.join(path, MODEL_FILE))
+    card = json.loads(files.read_text(os.path.join(path, CARD_FILE)))
+    actual = files.sha256_of_file(os.path.join(path, MODEL_FILE))
     for source, expected in (("its card.json", card.get("model_sha256")),
                              ("register_preset(sha256=...)", expected_sha256)):
         if expected and expected != actual:
@@ -206,14 +208,6 @@ def verify_preset(path, name=None, expected_sha256=None):
                 "changed: delete it (a download is fetched again) or re-create the preset "
                 "with tools/train_presets.py.")
     return card
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def samples_fingerprint(gan, seed=0, num_images=SAMPLE_COUNT):
@@ -284,14 +278,13 @@ def write_preset(run_dir, out_dir, name, description="", extra=None):
     from ganzoo.loading import load_gan, load_run_config
 
     config = load_run_config(run_dir)
-    os.makedirs(out_dir, exist_ok=True)
     for f in (MODEL_FILE, CONFIG_FILE):
-        shutil.copyfile(os.path.join(run_dir, f), os.path.join(out_dir, f))
+        with files.atomic_path(os.path.join(out_dir, f)) as tmp:
+            gfile.copy(os.path.join(run_dir, f), tmp)
     gan = load_gan(out_dir, compile=True)
     seed = 0
     evaluation = evaluate_preset(gan, out_dir, seed=seed)
-    with open(os.path.join(out_dir, CONFIG_FILE)) as f:
-        config_dict = yaml.safe_load(f)
+    config_dict = yaml.safe_load(files.read_text(os.path.join(out_dir, CONFIG_FILE)))
     d = config.data
     card = {
         "name": name,
@@ -308,15 +301,13 @@ def write_preset(run_dir, out_dir, name, description="", extra=None):
                     **samples_fingerprint(gan, seed)},
         "evaluation": evaluation,
         "model_file": MODEL_FILE,
-        "model_bytes": os.path.getsize(os.path.join(out_dir, MODEL_FILE)),
-        "model_sha256": file_sha256(os.path.join(out_dir, MODEL_FILE)),
+        "model_bytes": gfile.stat(os.path.join(out_dir, MODEL_FILE)).length,
+        "model_sha256": files.sha256_of_file(os.path.join(out_dir, MODEL_FILE)),
         "versions": {"ganzoo": ganzoo.__version__, "tensorflow": tf.__version__,
                      "keras": keras.__version__, "numpy": np.__version__},
         **(extra or {}),
     }
-    with open(os.path.join(out_dir, CARD_FILE), "w") as f:
-        json.dump(card, f, indent=2, default=float)
-        f.write("\n")
+    files.write_json(os.path.join(out_dir, CARD_FILE), card, default=float)
     return card
 
 
@@ -334,18 +325,17 @@ def _cache_dir(name, entry):
 
 def _download(name, url, target):
     """Fetches a preset directory's files once; a complete cache is reused offline."""
-    if all(os.path.isfile(os.path.join(target, f)) for f in PRESET_FILES):
+    if all(files.isfile(os.path.join(target, f)) for f in PRESET_FILES):
         return target
-    os.makedirs(target, exist_ok=True)
     base = url.rstrip("/") + "/"
     for filename in PRESET_FILES:
         dest = os.path.join(target, filename)
-        if os.path.isfile(dest):
+        if files.isfile(dest):
             continue
         try:
-            with urllib.request.urlopen(base + filename, timeout=DOWNLOAD_TIMEOUT) as response:
-                with open(dest + ".part", "wb") as f:
-                    shutil.copyfileobj(response, f)
+            with (urllib.request.urlopen(base + filename, timeout=DOWNLOAD_TIMEOUT) as response,
+                  files.atomic_path(dest) as tmp, gfile.GFile(tmp, "wb") as f):
+                shutil.copyfileobj(response, f)
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             raise PresetError(
@@ -354,5 +344,4 @@ def _download(name, url, target):
                 f"machine and use it locally: ganzoo.register_preset({name!r}, '/path/to/"
                 f"{name}', overwrite=True), or pass the directory to from_preset / "
                 "--init_from.") from None
-        os.replace(dest + ".part", dest)
     return target

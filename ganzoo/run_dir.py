@@ -1,15 +1,27 @@
 """A run directory that survives crashes: a lock, safe checkpoints, a run history.
 
+Every file goes through `tf.io.gfile` (`ganzoo.files`), so the run directory
+can be on any TensorFlow file system (`gs://...`; the tests use `ram://`).
+
 - **Lock** (`RunLock`): `<run>/.lock` holds the pid, host and start time of the
   process training into the directory. A second process is refused with a
   message naming the first; a lock whose process is gone (same host, pid dead
-  or reused) is stale and taken over with a warning.
+  or reused) is stale and taken over with a warning. Only a local lock is
+  atomic (`O_EXCL`); an object store has no exclusive create through gfile,
+  so there the lock is best effort (a check, then a write: two processes
+  starting in the same second could both take it), with a warning.
 - **Checkpoints** (`Checkpoint`, `save_checkpoint`): written to a temporary
-  file, fsynced and renamed, so a crash while saving leaves the previous one
-  loadable. Non-finite weights or losses are never saved. The newest `keep`
-  stay, plus the newest *healthy* one (saved while the divergence guard saw no
-  trouble), plus `best.keras` for a configured metric. `checkpoints/index.json`
-  records each file's step, health and metrics.
+  file, fsynced (locally) and renamed, so a crash while saving leaves the
+  previous one loadable. Non-finite weights or losses are never saved. The
+  newest `keep` stay, plus the newest *healthy* one (saved while the divergence
+  guard saw no trouble), plus `best.keras` for a configured metric.
+  `checkpoints/index.json` records each file's step, health and metrics.
+  This is ganzoo's own manager, not `tf.train.CheckpointManager`: that one
+  writes variables only (no architecture or config, so `ganzoo.load_gan` and
+  `--init_from` could not read a checkpoint without the code and config that
+  built it), keeps the newest N (or one every N hours) with no notion of a
+  healthy or best checkpoint, never refuses a non-finite state, and does not
+  fall back past a checkpoint that fails to load.
 - **Resume** (`load_latest`): the newest checkpoint that loads; a truncated or
   corrupt one is skipped with a warning and renamed `*.corrupt` once the lock
   is held.
@@ -25,7 +37,6 @@ Test hooks (environment variables read only by the crash tests):
 """
 
 import atexit
-import glob
 import json
 import math
 import os
@@ -40,8 +51,9 @@ import keras
 import numpy as np
 from absl import logging
 
-from ganzoo import callbacks
+from ganzoo import callbacks, files
 
+gfile = files.gfile
 LOCK_NAME = ".lock"
 INDEX_NAME = "index.json"
 BEST_NAME = "best.keras"
@@ -71,51 +83,60 @@ class RunLock:
 
     def check(self):
         """Raises `RunLockedError` if a live process holds the lock; writes nothing."""
-        if os.path.exists(self.model_dir) and not os.path.isdir(self.model_dir):
+        if files.isfile(self.model_dir):
             raise ValueError(f"--model_dir {self.model_dir!r} is a file, not a directory; "
                              "pass a new or existing run directory.")
-        holder = _read_json(self.path)
-        if holder is not None and os.path.abspath(self.path) not in _HELD and _alive(holder):
+        holder = files.read_json(self.path)
+        if holder is not None and files.abspath(self.path) not in _HELD and _alive(holder):
             raise RunLockedError(self._busy_message(holder))
         return holder
 
     def acquire(self):
         """Takes the lock (atomically; a stale lock is taken over with a warning)."""
-        os.makedirs(self.model_dir, exist_ok=True)
+        gfile.makedirs(self.model_dir)
         me = _process_record()
         for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self.check()
-                # This process's own lock, from an earlier run() that raised, is reused quietly.
-                if holder is not None and holder.get("pid") != os.getpid():
-                    logging.warning(
-                        "Taking over a stale lock on %s: %s is no longer running.",
-                        self.model_dir, _describe(holder))
-                    print(f"warning: stale lock on {self.model_dir} ({_describe(holder)} is "
-                          "gone); taking it over.", flush=True)
-                try:
-                    os.remove(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            _HELD.add(os.path.abspath(self.path))
-            atexit.register(self.release)
-            return self
+            if self._create(me):
+                _HELD.add(files.abspath(self.path))
+                atexit.register(self.release)
+                return self
+            holder = self.check()
+            # This process's own lock, from an earlier run() that raised, is reused quietly.
+            if holder is not None and holder.get("pid") != os.getpid():
+                logging.warning("Taking over a stale lock on %s: %s is no longer running.",
+                                self.model_dir, _describe(holder))
+                print(f"warning: stale lock on {self.model_dir} ({_describe(holder)} is "
+                      "gone); taking it over.", flush=True)
+            files.remove(self.path)
         raise RunLockedError(f"Could not lock {self.model_dir!r}: another process keeps "
                              "taking the lock. Use a different --model_dir.")
 
     def release(self):
         """Removes the lock if this process holds it."""
-        key = os.path.abspath(self.path)
+        key = files.abspath(self.path)
         if key in _HELD:
             _HELD.discard(key)
-            holder = _read_json(self.path)
+            holder = files.read_json(self.path)
             if holder and holder.get("pid") == os.getpid():
-                os.remove(self.path)
+                files.remove(self.path)
+
+    def _create(self, record):
+        """Writes the lock file unless one exists; False if it does."""
+        if files.is_local(self.path):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f)
+            return True
+        if files.isfile(self.path):
+            return False
+        logging.warning("%s is not on a local file system: its run lock is best effort (two "
+                        "processes starting at the same moment could both take it).",
+                        self.model_dir)
+        files.write_json(self.path, record)
+        return True
 
     def _busy_message(self, holder):
         return (
@@ -202,29 +223,32 @@ def save_checkpoint(model, directory, step, keep, logs=None, healthy=True,
         print(f"warning: checkpoint at step {step} refused: {bad} is not finite; "
               "the previous checkpoints stay.", flush=True)
         return None
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"ckpt-{step:08d}.keras")
-    tmp = os.path.join(directory, f".tmp-ckpt-{step:08d}.keras")
-    model.save(tmp)
-    _fsync(tmp)
-    if os.environ.get("GANZOO_TEST_CRASH_IN_SAVE") == str(step):
-        os.kill(os.getpid(), signal.SIGKILL)  # test hook: a crash mid-save
-    os.replace(tmp, path)
-    _fsync(directory)
+    path = checkpoint_path(directory, step)
+    with files.atomic_path(path) as tmp:
+        model.save(tmp)
+        if os.environ.get("GANZOO_TEST_CRASH_IN_SAVE") == str(step):
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook: a crash mid-save
     index = read_index(directory)
     index["checkpoints"][os.path.basename(path)] = {"step": step, "healthy": healthy,
                                                     "metrics": logs}
     if best_metric and healthy and _improves(index.get("best"), logs.get(best_metric), best_mode):
-        link = os.path.join(directory, ".tmp-" + BEST_NAME)
-        if os.path.exists(link):
-            os.remove(link)
-        os.link(path, link)  # the same bytes under a name pruning never touches
-        os.replace(link, os.path.join(directory, BEST_NAME))
+        with files.atomic_path(os.path.join(directory, BEST_NAME)) as tmp:
+            files.link_or_copy(path, tmp)  # the same bytes under a name pruning never touches
         index["best"] = {"step": step, "metric": best_metric, "value": logs[best_metric],
                          "mode": best_mode}
     _prune(directory, index, keep)
-    _write_json(os.path.join(directory, INDEX_NAME), index)
+    files.write_json(os.path.join(directory, INDEX_NAME), index)
     return path
+
+
+def checkpoint_path(directory, step):
+    """`<directory>/ckpt-<step, 8 digits>.keras`."""
+    return os.path.join(directory, f"ckpt-{step:08d}.keras")
+
+
+def list_checkpoints(directory):
+    """Complete checkpoints in `directory`, oldest first (temporary files are ignored)."""
+    return sorted(gfile.glob(os.path.join(directory, "ckpt-*.keras")))
 
 
 def nonfinite_state(model, logs=None):
@@ -240,7 +264,7 @@ def nonfinite_state(model, logs=None):
 
 
 def read_index(directory):
-    index = _read_json(os.path.join(directory, INDEX_NAME)) or {}
+    index = files.read_json(os.path.join(directory, INDEX_NAME)) or {}
     index.setdefault("checkpoints", {})
     return index
 
@@ -248,7 +272,7 @@ def read_index(directory):
 def healthy_checkpoints(directory, before_step=None, index=None):
     """Checkpoints fit to roll back to (not marked unhealthy), oldest first."""
     marked = (index or read_index(directory))["checkpoints"]
-    return [p for p in callbacks.list_checkpoints(directory)
+    return [p for p in list_checkpoints(directory)
             if marked.get(os.path.basename(p), {}).get("healthy", True)
             and (before_step is None or _step_of(p) <= before_step)]
 
@@ -256,11 +280,11 @@ def healthy_checkpoints(directory, before_step=None, index=None):
 def discard_after(directory, step):
     """Deletes checkpoints newer than `step` (an abandoned trajectory, after a rollback)."""
     index = read_index(directory)
-    for path in callbacks.list_checkpoints(directory):
+    for path in list_checkpoints(directory):
         if _step_of(path) > step:
-            os.remove(path)
+            gfile.remove(path)
             index["checkpoints"].pop(os.path.basename(path), None)
-    _write_json(os.path.join(directory, INDEX_NAME), index)
+    files.write_json(os.path.join(directory, INDEX_NAME), index)
 
 
 def load_latest(paths, jit_compile=None):
@@ -299,18 +323,21 @@ def load_latest(paths, jit_compile=None):
 def quarantine(paths):
     """Renames unloadable checkpoints to `*.corrupt` (kept for inspection)."""
     for path in paths:
-        if os.path.exists(path):
-            os.replace(path, path + ".corrupt")
+        if files.isfile(path):
+            gfile.rename(path, path + ".corrupt", overwrite=True)
 
 
 def remove_temporary_files(directory):
     """Deletes `.tmp-*` leftovers of a save that crashed."""
-    for path in glob.glob(os.path.join(directory, ".tmp-*")):
-        os.remove(path)
+    for path in gfile.glob(os.path.join(directory, files.TMP_PREFIX + "*")):
+        files.remove(path)
 
 
-class Checkpoint(callbacks.Checkpoint):
-    """`callbacks.Checkpoint` with finite-state checks, health marks and a best model.
+class Checkpoint(callbacks._EveryNSteps):
+    """Saves the whole model (weights, both optimizers, step) as `.keras` every `every` steps.
+
+    Each file is written atomically (`save_checkpoint`): finite states only, with
+    health marks and a best model. The finished run's last step is always saved.
 
     Args:
         run_dir: str. The run directory.
@@ -323,7 +350,10 @@ class Checkpoint(callbacks.Checkpoint):
     """
 
     def __init__(self, run_dir, every, keep=3, best_metric=None, best_mode="min", guard=None):
-        super().__init__(run_dir, every, keep)
+        super().__init__(every)
+        self.dir = os.path.join(run_dir, "checkpoints")
+        self.keep = keep
+        gfile.makedirs(self.dir)
         self.best_metric, self.best_mode, self.guard = best_metric, best_mode, guard
         self._crash_at = os.environ.get("GANZOO_TEST_CRASH_AT_STEP")
         self._logs = {}
@@ -331,7 +361,7 @@ class Checkpoint(callbacks.Checkpoint):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         if (self.guard is not None and self.guard.mode == "rollback"
-                and not callbacks.list_checkpoints(self.dir)):
+                and not list_checkpoints(self.dir)):
             self._save(self._last, {})  # a rollback target before the first interval
 
     def on_epoch_end(self, epoch, logs=None):
@@ -346,9 +376,10 @@ class Checkpoint(callbacks.Checkpoint):
         self._save(step, logs)
 
     def on_train_end(self, logs=None):
-        step = self.step()
-        if step != self._last or not callbacks.list_checkpoints(self.dir):
-            self._save(step, self._logs)
+        # The finished run's last step is always checkpointed, so extending the
+        # run (a larger --steps) resumes where it stopped (`save_now` skips a
+        # step saved already).
+        self.save_now()
 
     def save_now(self, model=None):
         """Checkpoints the current step unless it is saved already (a preemption save).
@@ -363,8 +394,8 @@ class Checkpoint(callbacks.Checkpoint):
         if model is not None:
             self.set_model(model)
         step = self.step()
-        path = os.path.join(self.dir, f"ckpt-{step:08d}.keras")
-        if os.path.exists(path):
+        path = checkpoint_path(self.dir, step)
+        if files.isfile(path):
             return path
         self._last = step
         return self._save(step, self._logs)
@@ -378,12 +409,12 @@ class Checkpoint(callbacks.Checkpoint):
 
 
 def _prune(directory, index, keep):
-    paths = callbacks.list_checkpoints(directory)
+    paths = list_checkpoints(directory)
     healthy = healthy_checkpoints(directory, index=index)
     protected = set(paths[-keep:]) | set(healthy[-1:])
     for path in paths:
         if path not in protected:
-            os.remove(path)
+            gfile.remove(path)
             index["checkpoints"].pop(os.path.basename(path), None)
 
 
@@ -403,19 +434,6 @@ def _is_number(value):
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
-def _fsync(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory
-    finally:
-        os.close(fd)
-
-
 # ------------------------------------------------------------------ history
 def write_run_json(model_dir, extra=None):
     """Writes `run.json`: this invocation at the top level, every one in `history`.
@@ -429,7 +447,7 @@ def write_run_json(model_dir, extra=None):
     from ganzoo import __version__
 
     path = os.path.join(model_dir, "run.json")
-    previous = _read_json(path) or {}
+    previous = files.read_json(path) or {}
     history = previous.get("history")
     if history is None:  # a run.json written before the history existed
         history = [previous] if previous else []
@@ -442,7 +460,7 @@ def write_run_json(model_dir, extra=None):
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **(extra or {}),
     }
-    _write_json(path, {**entry, "history": [*history, entry]})
+    files.write_json(path, {**entry, "history": [*history, entry]})
 
 
 def update_run_json(model_dir, fields):
@@ -452,14 +470,14 @@ def update_run_json(model_dir, fields):
     updated; a missing `run.json` is left missing.
     """
     path = os.path.join(model_dir, "run.json")
-    record = _read_json(path)
+    record = files.read_json(path)
     if not record:
         return
     record.update(fields)
     history = record.get("history") or []
     if history and history[-1].get("pid") == os.getpid():
         history[-1].update(fields)
-    _write_json(path, record)
+    files.write_json(path, record)
 
 
 _RECORDED_ENV = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "TF_CONFIG",
@@ -472,19 +490,3 @@ def command_line():
     if argv and argv[0].endswith(os.path.join("ganzoo", "train.py")):
         argv = ["-m", "ganzoo.train", *argv[1:]]
     return shlex.join([sys.executable, *argv])
-
-
-# ------------------------------------------------------------------ helpers
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2, default=str)
-    os.replace(tmp, path)

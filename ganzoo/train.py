@@ -35,6 +35,8 @@ flags.DEFINE_string("strategy", None, "default, one_device, mirrored, multi_work
 flags.DEFINE_integer("num_cpu_devices", None, "Logical CPU devices for --strategy=mirrored.")
 flags.DEFINE_bool("jit_compile", None,
                   "XLA-compile the train step (default: the measured fast path).")
+flags.DEFINE_string("mixed_precision", None,
+                    "off, bf16 or fp16 (fp16 with dynamic loss scaling); default off.")
 flags.DEFINE_bool("deterministic", None, "TF op determinism: bit-identical reruns.")
 flags.DEFINE_string("init_from", None,
                     "Start a new run from a preset (ganzoo.list_presets()) or run directory: "
@@ -60,6 +62,7 @@ def main(argv):
                 "data.image_size": FLAGS.image_size, "train.seed": FLAGS.seed,
                 "train.strategy": FLAGS.strategy, "train.num_cpu_devices": FLAGS.num_cpu_devices,
                 "train.jit_compile": FLAGS.jit_compile, "train.deterministic": FLAGS.deterministic,
+                "train.mixed_precision": FLAGS.mixed_precision,
                 "train.freeze_d_blocks": FLAGS.freeze_d_blocks,
                 "train.learning_rate_scale": FLAGS.learning_rate_scale,
             },

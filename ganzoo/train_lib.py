@@ -14,23 +14,35 @@ A run directory holds:
     report.json          the family's end-of-run measurements; `skipped` lists
                          those the data could not support, with the reason
 Running again with the same directory resumes from the newest checkpoint.
+`model_dir` may be on any TensorFlow file system (`gs://...`; tested on `ram://`):
+every file goes through `tf.io.gfile` (`ganzoo.files`).
 
 SIGTERM or SIGINT (`ganzoo.preemption`) stops the run after the current step,
 saves a checkpoint there, records the signal in run.json (`ended`) and raises
 `preemption.Preempted`; the CLI exits with status 75. A second signal kills at once.
 """
 
-import json
 import os
 import sys
 import time
 
 import keras
 import tensorflow as tf
-import yaml
 from absl import logging
 
-from ganzoo import callbacks, data, distribute, export, finetune, preemption, run_dir, validation
+from ganzoo import (
+    callbacks,
+    data,
+    distribute,
+    export,
+    files,
+    finetune,
+    loading,
+    precision,
+    preemption,
+    run_dir,
+    validation,
+)
 from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
@@ -135,12 +147,14 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Resumed runs too: tf.data's shuffle order depends on the global seed.
     keras.utils.set_random_seed(t.seed)
     with strategy.scope():
-        gan, resumed, corrupt = run_dir.load_latest(callbacks.list_checkpoints(ckpt_dir), jit)
+        gan, resumed, corrupt = run_dir.load_latest(run_dir.list_checkpoints(ckpt_dir), jit)
         if resumed:
             print(f"Resuming from {resumed} (step {int(gan.g_optimizer.iterations.numpy())})")
         else:
             keras.utils.set_random_seed(t.seed)
-            gan = build_model(config, spec)
+            # Layers keep the policy (checkpoints load with it); the global one is restored.
+            with precision.policy_scope(t.mixed_precision):
+                gan = build_model(config, spec)
             if t.init_from:
                 step = finetune.initialize_from(gan, t.init_from)
                 print(f"Initialized from {t.init_from} (its step {step})")
@@ -238,8 +252,7 @@ def _write_report(gan, config, spec, model_dir, writer):
         logging.warning(message)
         print(f"warning: {message}", flush=True)
     if report:
-        with open(os.path.join(model_dir, "report.json"), "w") as f:
-            json.dump(report, f, indent=2, default=float)
+        files.write_json(os.path.join(model_dir, "report.json"), report, default=float)
         with writer.as_default(step=int(gan.g_optimizer.iterations.numpy())):
             for key, value in report.items():
                 if isinstance(value, (int, float)):
@@ -258,9 +271,9 @@ def _check_init_from(init_from, model_dir):
         return
     from ganzoo.presets import preset_dir
 
-    source = os.path.realpath(preset_dir(init_from))
-    target = os.path.realpath(model_dir)
-    if os.path.isfile(source):
+    source, target = (os.path.realpath(p) if files.is_local(p) else p.rstrip("/")
+                      for p in (preset_dir(init_from), model_dir))
+    if files.isfile(source):
         source = os.path.dirname(source)
     if target == source or target.startswith(source + os.sep):
         raise config_lib.ConfigError(
@@ -318,9 +331,8 @@ def make_optimizer(opt):
 
 def finish_run(gan, model_dir, seed=0):
     """Writes the final model, sample grid and the exported generator SavedModel."""
-    tmp = os.path.join(model_dir, ".tmp-model.keras")
-    gan.save(tmp)
-    os.replace(tmp, os.path.join(model_dir, "model.keras"))
+    with files.atomic_path(os.path.join(model_dir, "model.keras")) as tmp:
+        gan.save(tmp)
     images_lib.write_png(os.path.join(model_dir, "samples.png"), gan.sample_grid(seed), scale=2)
     export.export_generator(gan, os.path.join(model_dir, "saved_model", "1"), overwrite=True)
 
@@ -331,10 +343,13 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
     path = os.path.join(model_dir, "config.yaml")
     if not write:
         run_dir.RunLock(model_dir).check()
-    if os.path.exists(path):
-        with open(path) as f:
-            previous = _flat(yaml.safe_load(f) or {})
+    previous = loading.run_config_values(model_dir)
+    if previous is not None:
+        previous = _flat(previous)
         current = _flat(config.to_dict())
+        # A key newer than the run's config.yaml had its default value there.
+        defaults = _flat(config_lib.ExperimentConfig().to_dict())
+        previous = {**{k: v for k, v in defaults.items() if k not in previous}, **previous}
         changed = sorted(
             k for k in set(previous) | set(current)
             if previous.get(k) != current.get(k) and k not in _RESUMABLE_KEYS
@@ -347,10 +362,7 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
             )
     if not write:
         return
-    os.makedirs(model_dir, exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        f.write(config_lib.to_yaml(config))
-    os.replace(path + ".tmp", path)
+    files.atomic_write(path, config_lib.to_yaml(config))
     run_dir.write_run_json(model_dir, {"resumed_from_step": resumed_step,
                                        "deterministic": config.train.deterministic})
 

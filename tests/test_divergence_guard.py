@@ -87,7 +87,7 @@ def test_huge_learning_rate_exhausts_rollbacks_and_keeps_the_good_checkpoint(tmp
         train_lib.run(config, run, verbose=0)
     assert "ckpt-00000000.keras, is intact" in str(e.value)
     assert not os.path.exists(os.path.join(run, "model.keras"))  # no NaN model written
-    paths = ganzoo.callbacks.list_checkpoints(os.path.join(run, "checkpoints"))
+    paths = run_dir.list_checkpoints(os.path.join(run, "checkpoints"))
     assert [os.path.basename(p) for p in paths] == ["ckpt-00000000.keras"]
     assert _finite(ganzoo.load_gan(paths[0]))
     assert json.load(open(os.path.join(run, "guard.json")))["rollbacks"] == 1
@@ -100,7 +100,7 @@ def test_stop_mode_raises_with_the_fix(tmp_path):
     with pytest.raises(DivergenceError, match="train.guard.mode=stop.*learning_rate"):
         train_lib.run(config, run, verbose=0)
     assert not os.path.exists(os.path.join(run, "model.keras"))
-    assert not ganzoo.callbacks.list_checkpoints(os.path.join(run, "checkpoints"))
+    assert not run_dir.list_checkpoints(os.path.join(run, "checkpoints"))
 
 
 def _drive(guard, per_step, steps_per_epoch=4):

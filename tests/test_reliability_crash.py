@@ -135,7 +135,7 @@ def _train(run, **env):
 
 
 def _steps(run):
-    return [run_dir._step_of(p) for p in ganzoo.callbacks.list_checkpoints(
+    return [run_dir._step_of(p) for p in run_dir.list_checkpoints(
         os.path.join(run, "checkpoints"))]
 
 
@@ -171,7 +171,7 @@ def test_sigkill_during_save_and_during_a_step_then_resume(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert resumed == 12 and 14 - resumed <= EVERY
     assert f"Trained {STEPS} steps" in proc.stdout
-    for path in ganzoo.callbacks.list_checkpoints(os.path.join(run, "checkpoints")):
+    for path in run_dir.list_checkpoints(os.path.join(run, "checkpoints")):
         assert int(ganzoo.load_gan(path).g_optimizer.iterations) == run_dir._step_of(path)
     assert int(ganzoo.load_gan(run).g_optimizer.iterations) == STEPS
     assert not os.path.exists(os.path.join(run, ".lock"))

@@ -1,5 +1,6 @@
 """The CLI and the run directory: fast failures, outputs, resume."""
 
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,20 @@ def test_run_directory_contents_and_resume(tmp_path):
     assert result["steps"] == 6
     gan = ganzoo.load_gan(run_dir)
     assert int(gan.g_optimizer.iterations) == 6
+
+
+def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
+    """The last step is saved even when it is no checkpoint interval (here 3 of every 2)."""
+    run_dir = str(tmp_path / "run")
+    overrides = TINY + ["train.steps_per_epoch=1", "train.steps=3"]
+    train_lib.run(train_lib.resolve_config("dcgan", overrides=overrides), run_dir, verbose=0)
+    saved = sorted(os.listdir(os.path.join(run_dir, "checkpoints")))
+    assert "ckpt-00000003.keras" in saved, saved
+    result = train_lib.run(train_lib.resolve_config("dcgan", overrides=overrides[:-1] + [
+        "train.steps=4"]), run_dir, verbose=0)
+    with open(os.path.join(run_dir, "run.json")) as f:
+        assert json.load(f)["resumed_from_step"] == 3
+    assert result["steps"] == 4
 
 
 def test_resume_with_incompatible_config_is_refused_and_keeps_the_run(tmp_path):

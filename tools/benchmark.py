@@ -26,7 +26,10 @@ images-per-CPU-second table is the comparison that survives other jobs;
 `--max_load` waits for a quiet moment before each measurement.
 
 `--grid` instead runs ganzoo alone with oneDNN on/off x XLA on/off (the
-measurement behind `train_lib.default_jit_compile`). `--trace` runs ganzoo's
+measurement behind `train_lib.default_jit_compile`). `--mixed_precision off bf16`
+runs ganzoo's default path alone in each `train.mixed_precision` mode,
+interleaved in rounds like the side-by-side table (bf16 uses AMX/AVX-512 bf16
+units where the CPU has them). `--trace` runs ganzoo's
 28 px default path over many `fit` calls in one process, with and without a
 batch-end callback, and reports wall and CPU-time rates per call (the
 two-speed question of issue 15). Results go to
@@ -38,6 +41,7 @@ Usage:
     python tools/benchmark.py --threads 1            # per-core comparison, robust to load
     python tools/benchmark.py --sizes 64 --rounds 5
     python tools/benchmark.py --grid --sizes 16 64   # oneDNN x XLA grid
+    python tools/benchmark.py --mixed_precision off bf16 --sizes 64   # float32 vs bf16
     python tools/benchmark.py --trace                # per-step times, 28 px
     python tools/benchmark.py --render               # benchmark.md from benchmark.json
 """
@@ -69,6 +73,7 @@ def ganzoo_worker(args):
     import numpy as np
     import tensorflow as tf
 
+    from ganzoo import precision
     from ganzoo.config import ModelConfig
     from ganzoo.data import DataSpec
     from ganzoo.registry import get_model
@@ -77,7 +82,8 @@ def ganzoo_worker(args):
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     spec = DataSpec("bench", (args.size, args.size, args.channels), 0)
-    gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
+    with precision.policy_scope(args.precision):  # as train_lib.run builds the networks
+        gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
     gan.compile(jit_compile=args.jit)
     x = np.random.default_rng(0).uniform(-1, 1, (args.batch, *spec.shape)).astype(np.float32)
     data = tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat()
@@ -102,7 +108,8 @@ def ganzoo_worker(args):
         gan.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=[budget])
         return budget.steps
 
-    return _time_repeats(repeat, args, {"threads (0 = one per core)": threads})
+    return _time_repeats(repeat, args, {"threads (0 = one per core)": threads,
+                                        "mixed_precision": args.precision})
 
 
 def torch_worker(args):
@@ -201,7 +208,8 @@ def trace_worker(args):
 
 
 # ------------------------------------------------------------------------ driver
-def run_worker(kind, size, args, onednn=True, jit=False, config=None, channels_last=False):
+def run_worker(kind, size, args, onednn=True, jit=False, config=None, channels_last=False,
+               mixed_precision="off"):
     """One measurement in a fresh process, with load and CPU-use around it."""
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0", TF_CPP_MIN_LOG_LEVEL="3")
     steps = args.steps or DEFAULT_STEPS.get(size, max(5, 40 * 28 * 28 // size**2))
@@ -209,7 +217,7 @@ def run_worker(kind, size, args, onednn=True, jit=False, config=None, channels_l
            f"--channels={channels(size, args)}", f"--width={args.width}",
            f"--batch={args.batch}", f"--steps={steps}", f"--warmup={args.warmup}",
            f"--repeats={args.repeats}", f"--threads={args.threads}",
-           f"--max_repeat_s={args.max_repeat_s}"]
+           f"--max_repeat_s={args.max_repeat_s}", f"--precision={mixed_precision}"]
     cmd += ["--jit"] if jit else []
     cmd += ["--channels_last"] if channels_last else []
     cmd += [f"--config={json.dumps(config)}"] if config else []
@@ -346,6 +354,51 @@ def grid(args):
     return {"protocol": protocol, "rows": rows}
 
 
+def precision_runs(args):
+    """ganzoo's default path in each `train.mixed_precision` mode, interleaved rounds."""
+    modes = args.mixed_precision
+    runs = {(size, mode): [] for size in args.sizes for mode in modes}
+    for r in range(args.rounds):
+        order = modes[r % len(modes):] + modes[:r % len(modes)]
+        for size in args.sizes:
+            for mode in order:
+                result = run_worker("ganzoo", size, args, mixed_precision=mode)
+                runs[(size, mode)].append(result)
+                print(f"round {r + 1} {size}px mixed_precision={mode}: "
+                      f"{result['images_per_second']:.1f} img/s, "
+                      f"{result['images_per_cpu_second']:.1f} img/cpu-s (load "
+                      f"{result['load_1min']:.1f}, cpu/wall {result['cpu_per_wall']})", flush=True)
+    rows = []
+    for (size, mode), results in runs.items():
+        rates = [m["images_per_second"] for m in results]
+        cpu = [m["images_per_cpu_second"] for m in results]
+        rows.append({"image_size": size, "image": f"{size}x{size}x{channels(size, args)}",
+                     "mixed_precision": mode, "median": statistics.median(rates),
+                     "min": min(rates), "max": max(rates), "cpu_median": statistics.median(cpu),
+                     "rounds": results})
+    protocol = (f"ganzoo DCGAN width {args.width}, batch {args.batch}, default path (oneDNN "
+                f"on, XLA off), 1 D + 1 G update per step, fixed in-memory batch; images/s, "
+                f"median over {args.rounds} interleaved rounds (range in brackets) of the "
+                f"median of {args.repeats} timed repeats in a fresh process; {args.threads} "
+                "intra-op and inter-op threads.")
+    return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows}
+
+
+def precision_table(section):
+    base = {r["image_size"]: r for r in section["rows"] if r["mixed_precision"] == "off"}
+    lines = ["| image | mixed_precision | images/s (median, range) | vs off | images per "
+             "CPU-s | vs off |", "|---|---|---|---|---|---|"]
+    for r in section["rows"]:
+        ref = base.get(r["image_size"])
+        wall = f"{r['median'] / ref['median']:.2f}x" if ref else "-"
+        cpu = f"{r['cpu_median'] / ref['cpu_median']:.2f}x" if ref else "-"
+        lines.append(f"| {r['image']} | {r['mixed_precision']} | {r['median']:.1f} "
+                     f"({r['min']:.1f}-{r['max']:.1f}) | {wall} | {r['cpu_median']:.1f} | {cpu} |")
+    loads = [m["load_1min"] for r in section["rows"] for m in r["rounds"]]
+    return lines + ["", f"1-min load when the measurements started: {min(loads):.1f}-"
+                    f"{max(loads):.1f} on {section.get('cores', os.cpu_count())} cores."]
+
+
 def machine_info():
     """CPU model, cores, load and library versions."""
     model, flags, physical = "unknown", set(), set()
@@ -396,16 +449,19 @@ def write_results(section=None, payload=None, meta=None):
     for name in sorted(results, key=lambda n: (not n.startswith("side"), n)):
         s = results[name]
         side = name.startswith("side")
-        title = "ganzoo vs PyTorch (same DCGAN)" if side else "ganzoo: oneDNN x XLA"
+        title = ("ganzoo vs PyTorch (same DCGAN)" if side else "ganzoo: mixed precision"
+                 if name.startswith("precision") else "ganzoo: oneDNN x XLA")
         if "_threads" in name:
-            title += f", {name.split('_')[-2]} thread(s) per framework"
+            title += f", {name.split('_')[-2]} thread(s)" + (" per framework" if side else "")
         m = s.get("meta") or {}
         md += [f"## {title}", "", s.get("protocol", ""), "",
                f"Machine: {m.get('cpu', '?')}, {m.get('logical_cores', m.get('cpu_count'))} "
                f"logical cores; TF {m.get('tensorflow')}, Keras {m.get('keras', '?')}, PyTorch "
                f"{m.get('torch', '-')}; {m.get('date')}; 1-min load "
                f"{m.get('load_1min_at_start', '?')} -> {m.get('load_1min_at_end', '?')}.", ""]
-        md += side_by_side_table(s) if side else grid_table(s)
+        render = (side_by_side_table if side else precision_table
+                  if name.startswith("precision") else grid_table)
+        md += render(s)
         md.append("")
     with open(os.path.join(RESULTS, "benchmark.md"), "w") as f:
         f.write("\n".join(md))
@@ -440,6 +496,9 @@ def main():
     parser.add_argument("--inter_op", type=int, default=0, help="--trace: TF inter-op threads")
     parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--grid", action="store_true", help="oneDNN x XLA grid of ganzoo alone")
+    parser.add_argument("--mixed_precision", nargs="+", choices=("off", "bf16", "fp16"),
+                        help="ganzoo alone in these train.mixed_precision modes")
+    parser.add_argument("--precision", default="off", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help="per-step times of ganzoo, 28 px")
     parser.add_argument("--render", action="store_true", help="rewrite benchmark.md from the json")
     args = parser.parse_args()
@@ -460,12 +519,16 @@ def main():
         return print("\n".join(write_results()))
     args.sizes = args.sizes or ([16, 64] if args.grid else [28, 32, 64])
     meta = machine_info()
-    payload = grid(args) if args.grid else side_by_side(args)
-    section = "grid" if args.grid else "side_by_side"
+    if args.mixed_precision:
+        payload, section, table = precision_runs(args), "precision", precision_table
+    elif args.grid:
+        payload, section, table = grid(args), "grid", grid_table
+    else:
+        payload, section, table = side_by_side(args), "side_by_side", side_by_side_table
     if args.threads != os.cpu_count():
         section += f"_{args.threads}_threads"
     write_results(section, payload, meta)
-    print("\n".join(grid_table(payload) if args.grid else side_by_side_table(payload)))
+    print("\n".join(table(payload)))
 
 
 if __name__ == "__main__":

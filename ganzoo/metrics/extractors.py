@@ -8,7 +8,6 @@ in-domain numbers, or any `keras.Model`. An extractor states what it is
 number can say which network, which weights and which resizing made it.
 """
 
-import hashlib
 import os
 import pathlib
 import warnings
@@ -16,6 +15,8 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+
+from ganzoo.files import sha256_of_file  # noqa: F401 (re-exported by ganzoo.metrics)
 
 INCEPTION_WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
 
@@ -28,22 +29,6 @@ _RESIZE_METHODS = {
     "bicubic_antialias": ("bicubic", True),
     "nearest": ("nearest", False),
 }
-
-
-def sha256_of_file(path):
-    """Hex sha256 of a file, read in 1 MB chunks.
-
-    Args:
-        path: str or path-like.
-
-    Returns:
-        str. 64 hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Extractor:

@@ -25,6 +25,7 @@ Pure numpy; the plots use Pillow.
 """
 
 import io
+import os
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -179,6 +180,7 @@ def scatter_plot_png(samples, centers, path=None, title=None):
     Image.fromarray(scatter_plot_array(samples, centers, title=title)).save(buffer, "PNG")
     data = buffer.getvalue()
     if path is not None:
-        with open(path, "wb") as f:
-            f.write(data)
+        from ganzoo import files
+
+        files.atomic_write(os.fspath(path), data)
     return data

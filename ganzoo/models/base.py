@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses as losses_lib
-from ganzoo import validation
+from ganzoo import precision, validation
 
 # Losses whose discriminator output is a logit of P(real); D(x) is logged as a probability.
 _PROBABILITY_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
@@ -201,11 +201,15 @@ class GAN(keras.Model):
 
     # ------------------------------------------------------------------ compile
     def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating",
-                label_smoothing=0.0, **kwargs):
+                label_smoothing=0.0, auto_scale_loss=True, **kwargs):
         """Configures both optimizers and the adversarial loss.
 
         Both optimizers are built here, not lazily on the first step, so their
-        slot variables exist under the distribution strategy's scope.
+        slot variables exist under the distribution strategy's scope. As in
+        `keras.Model.compile`, networks built under the `mixed_float16` policy
+        (`ganzoo.precision`) get both optimizers wrapped in a
+        `keras.optimizers.LossScaleOptimizer`; `train_step` scales each loss
+        with it (Keras' `fit` does that only for its own `train_step`).
 
         Args:
             d_optimizer: keras optimizer, name, or config dict. Defaults to
@@ -213,11 +217,16 @@ class GAN(keras.Model):
             g_optimizer: same, for the generator.
             loss: str. Adversarial loss name from `ganzoo.losses`.
             label_smoothing: float. One-sided smoothing of the real targets.
+            auto_scale_loss: bool. Dynamic loss scaling for float16 networks.
+                Defaults to True.
             **kwargs: forwarded to `keras.Model.compile` (e.g. `jit_compile`).
         """
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = _get_optimizer(d_optimizer)
         self.g_optimizer = _get_optimizer(g_optimizer)
+        if auto_scale_loss and precision.computes_in_float16(self.generator, self.discriminator):
+            self.d_optimizer = precision.loss_scaled(self.d_optimizer)
+            self.g_optimizer = precision.loss_scaled(self.g_optimizer)
         self.loss_name = loss
         self.adversarial_loss = losses_lib.get_loss(loss)
         self.label_smoothing = float(label_smoothing)
@@ -304,8 +313,8 @@ class GAN(keras.Model):
                 fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
             terms = self._discriminator_terms(real_out, fake_out, batch)
             loss, logs = self._total_loss(terms, self.discriminator, "d_loss")
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            loss = self.d_optimizer.scale_loss(loss)  # float16: x loss scale; else x 1
+        self._apply_gradients(self.d_optimizer, tape, loss, self.discriminator)
         self._after_discriminator_update()
         logs["_done"] = tf.identity(self.d_optimizer.iterations)
         logs["d_real"] = self._score(real_out["logits"])
@@ -321,9 +330,16 @@ class GAN(keras.Model):
                 fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
                 terms = self._generator_terms(fake_out, batch)
             loss, logs = self._total_loss(terms, self.generator, "g_loss")
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            loss = self.g_optimizer.scale_loss(loss)
+        self._apply_gradients(self.g_optimizer, tape, loss, self.generator)
         return logs
+
+    def _apply_gradients(self, optimizer, tape, loss, network):
+        # A LossScaleOptimizer unscales, and skips the step (halving its scale)
+        # when a gradient is not finite; every replica must agree on that.
+        variables = network.trainable_variables
+        grads = precision.agree_on_finiteness(optimizer, tape.gradient(loss, variables))
+        optimizer.apply_gradients(zip(grads, variables))
 
     # -------------------------------------------------------------------- hooks
     def _sample_generator_inputs(self, batch_size, labels, draw):
@@ -373,10 +389,11 @@ class GAN(keras.Model):
         if key not in real_out:
             raise ValueError(f"feature_matching_layer={key!r} is not an output of the "
                              f"discriminator; it has {sorted(real_out)}.")
-        real = tf.reshape(real_out[key], [tf.shape(batch["real"])[0], -1])
+        # float32 means: 16-bit sums over the batch would lose the small differences.
+        real = tf.cast(tf.reshape(real_out[key], [tf.shape(batch["real"])[0], -1]), tf.float32)
         if real_weights is not None:
             real = real * real_weights[:, None]
-        fake = tf.reshape(fake_out[key], [tf.shape(batch["fake"])[0], -1])
+        fake = tf.cast(tf.reshape(fake_out[key], [tf.shape(batch["fake"])[0], -1]), tf.float32)
         return losses_lib.feature_matching_loss(
             real_mean=tf.stop_gradient(self._global_mean(real)), fake_mean=self._global_mean(fake))
 

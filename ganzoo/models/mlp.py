@@ -110,7 +110,7 @@ def mlp_generator(shape, input_dim, width=128, hidden_layers=2, units=None, norm
         x = ReferenceBatchWrapper(body, reference_size, seed=reference_seed,
                                   name="reference_batch")(z)
     if len(shape) != 1:
-        x = keras.layers.Reshape(shape, name="images")(x)
+        x = keras.layers.Reshape(shape, name="images", dtype="float32")(x)
     return keras.Model(z, x, name=name)
 
 

@@ -48,7 +48,8 @@ def mlp_generator(shape, input_dim, width=64, units=(500, 500), sync_batch_norm=
         x = networks.normalization("batch", sync_batch_norm)(x)
         x = keras.layers.Activation("softplus")(x)
     x = keras.layers.Dense(int(np.prod(shape)), activation="tanh", dtype="float32")(x)
-    return keras.Model(z, keras.layers.Reshape(shape, name="images")(x), name=name)
+    images = keras.layers.Reshape(shape, name="images", dtype="float32")(x)
+    return keras.Model(z, images, name=name)
 
 
 def mlp_discriminator(shape, width=64, heads=None, units=(1000, 500, 250, 250, 250),

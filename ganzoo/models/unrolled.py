@@ -27,6 +27,8 @@ and WGAN's weight clipping are not applied to the look-ahead copies.
 import keras
 import tensorflow as tf
 
+from ganzoo import precision
+
 # Keeps d sqrt(v)/dv finite where Adam's second moment is exactly 0 (a parameter
 # with zero gradient): inf * 0 would otherwise turn G's gradient into NaN.
 _SQRT_FLOOR = 1e-30
@@ -57,6 +59,8 @@ def unrolled_scope(gan, batch, steps):
     params = [tf.convert_to_tensor(v.value) for v in trainable]
     state = [tf.convert_to_tensor(v.value) for v in others]
     rule = update_rule(gan.d_optimizer, trainable)
+    # float16 networks: the look-ahead gradients are loss-scaled like D's own step.
+    scale = gan.d_optimizer.scale_loss(tf.constant(1.0))
     for step in range(int(steps)):
         with tf.GradientTape() as tape:
             tape.watch(params)
@@ -65,9 +69,10 @@ def unrolled_scope(gan, batch, steps):
                 fake_out = gan._discriminate(batch["fake"], batch, training=True, fake=True)
                 terms = gan._discriminator_terms(real_out, fake_out, batch)
                 loss, _ = gan._total_loss(terms, d, "d_loss")
+                loss = loss * scale
             state = [scope.get_current_value(v) for v in others]
         grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        params = rule(params, _sum_over_replicas(grads), step)
+        params = rule(params, [g / scale for g in _sum_over_replicas(grads)], step)
     return keras.StatelessScope(_mapping(trainable, params, others, state))
 
 
@@ -75,7 +80,8 @@ def update_rule(optimizer, variables):
     """The differentiable update `(params, grads, step) -> params` of a Keras optimizer.
 
     Args:
-        optimizer: a built `keras.optimizers.Adam` or `keras.optimizers.SGD`.
+        optimizer: a built `keras.optimizers.Adam` or `keras.optimizers.SGD`, or a
+            `LossScaleOptimizer` around one.
         variables: list of the optimizer's model variables (D's trainable ones).
 
     Returns:
@@ -85,6 +91,7 @@ def update_rule(optimizer, variables):
     Raises:
         ValueError: for another optimizer, naming the supported ones.
     """
+    optimizer = precision.inner_optimizer(optimizer)
     if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:
         return _adam_rule(optimizer, variables)
     if isinstance(optimizer, keras.optimizers.SGD):

@@ -41,7 +41,7 @@ def write_warmup_requests(export_dir, requests):
     from tensorflow_serving.apis import prediction_log_pb2
 
     path = os.path.join(export_dir, WARMUP_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
         for request in requests:
             log = prediction_log_pb2.PredictionLog(
