@@ -5,12 +5,11 @@ run can be repeated exactly with `--config RUN/config.yaml`.
 """
 
 import dataclasses
-import os
 import typing
 
 import yaml
 
-from ganzoo import precision
+from ganzoo import files, precision
 
 
 class ConfigError(ValueError):
@@ -307,14 +306,14 @@ def _looks_numeric(text):
 
 
 def load_yaml(path: str) -> dict:
-    """Reads a YAML config file into a dict, with a clear error if it is missing or bad."""
-    if not os.path.isfile(path):
+    """Reads a YAML config file (any TensorFlow file system) into a dict, with a clear
+    error if it is missing or bad."""
+    if not files.isfile(path):
         raise ConfigError(f"Config file {path!r} does not exist (see configs/ for examples).")
-    with open(path) as f:
-        try:
-            values = yaml.safe_load(f) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"Config file {path!r} is not valid YAML: {e}") from e
+    try:
+        values = yaml.safe_load(files.read_text(path)) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {path!r} is not valid YAML: {e}") from e
     if not isinstance(values, dict):
         raise ConfigError(f"Config file {path!r} must hold a mapping at the top level.")
     return values

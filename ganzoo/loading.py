@@ -8,6 +8,7 @@ import os
 import keras
 import tensorflow as tf
 
+from ganzoo import config as config_lib
 from ganzoo import files
 
 
@@ -93,8 +94,6 @@ def _saved_model_generator(path):
 
 def load_run_config(model_dir):
     """The resolved `ExperimentConfig` saved in a run directory's `config.yaml`."""
-    from ganzoo import config as config_lib
-
     values = run_config_values(model_dir)
     if values is None:
         raise FileNotFoundError(
@@ -110,17 +109,5 @@ def run_config_values(model_dir):
     Raises:
         ConfigError: the file is not a YAML mapping.
     """
-    import yaml
-
-    from ganzoo.config import ConfigError
-
     path = os.path.join(model_dir, "config.yaml")
-    if not files.isfile(path):
-        return None
-    try:
-        values = yaml.safe_load(files.read_text(path)) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"Config file {path!r} is not valid YAML: {e}") from e
-    if not isinstance(values, dict):
-        raise ConfigError(f"Config file {path!r} must hold a mapping at the top level.")
-    return values
+    return config_lib.load_yaml(path) if files.isfile(path) else None

@@ -433,7 +433,7 @@ class Traversals(callbacks_lib._EveryNSteps):
         self.dir = os.path.join(run_dir, "samples")
         self.writer, self.seed = writer, seed
         self._written = None
-        os.makedirs(self.dir, exist_ok=True)
+        tf.io.gfile.makedirs(self.dir)
 
     def run(self, step, logs):
         for i in range(self.model.num_continuous):

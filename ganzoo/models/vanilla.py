@@ -141,7 +141,7 @@ class ModeCoverageLogger(callbacks_lib._EveryNSteps):
         self.writer = writer
         self.seed = seed
         self.history = []
-        os.makedirs(self.dir, exist_ok=True)
+        tf.io.gfile.makedirs(self.dir)
 
     def run(self, step, logs):
         gan = self.model
