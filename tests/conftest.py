@@ -35,7 +35,7 @@ _MEASURED_SECONDS = {
     "test_fashion_mnist_e2e.py::test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan":
         254,
     "test_ssgan_e2e.py::test_ssgan_beats_the_supervised_baseline_on_one_label_subset": 162,
-    "test_wgan_e2e.py::test_wgan_gp_draws_all_ten_digits": 140,
+    "test_wgan_e2e.py::test_wgan_gp_draws_all_ten_digits": 168,  # at 600 steps
     "test_control_e2e.py::test_infogan_categorical_code_finds_the_digits_without_labels": 153,
     "test_determinism.py::test_deterministic_reruns_and_resume_are_bit_identical": 68,
     "test_control_e2e.py::test_conditional_samples_are_the_requested_class[acgan]": 65,
