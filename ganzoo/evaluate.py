@@ -57,7 +57,8 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
 
     metrics = _check_metrics(metrics)
     config = load_run_config(model_dir)
-    gan = gan if gan is not None else load_gan(model_dir, compile=False)
+    # Compiled, so the card can name the step the generator was trained to.
+    gan = gan if gan is not None else load_gan(model_dir)
     dataset, spec = data.load(config.data.name, split, config.data.image_size,
                               config.data.data_dir)
     # A run trained on some classes (`data.classes`) is compared with those classes.
@@ -96,7 +97,8 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
         results.update(_parzen(config, fake, real, metrics_lib, data))
     card = {
         "run": files.abspath(model_dir), "model": config.model.name,
-        "step": int(gan.g_optimizer.iterations.numpy()) if hasattr(gan, "g_optimizer") else None,
+        "step": (int(gan.g_optimizer.iterations.numpy())
+                 if getattr(gan, "g_optimizer", None) is not None else None),
         "extractor": getattr(extractor, "name", type(extractor).__name__),
         "extractor_weights_sha256": getattr(extractor, "weights_checksum", None),
         "resize_method": getattr(extractor, "resize_method", None),

@@ -21,8 +21,9 @@ from ganzoo.metrics import control
 CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
 
 
-def _train(name, tmp_path):
-    config = train_lib.resolve_config(config_file=str(CONFIGS / f"{name}_digits.yaml"))
+def _train(name, tmp_path, *overrides):
+    config = train_lib.resolve_config(config_file=str(CONFIGS / f"{name}_digits.yaml"),
+                                      overrides=list(overrides))
     result = train_lib.run(config, str(tmp_path), verbose=0)
     with open(tmp_path / "report.json") as f:
         assert json.load(f) == json.loads(json.dumps(result["report"], default=float))
@@ -32,7 +33,10 @@ def _train(name, tmp_path):
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", ["cgan", "acgan"])
 def test_conditional_samples_are_the_requested_class(name, tmp_path):
-    result = _train(name, tmp_path)
+    # 800 of the configs' 1,000 steps (CI time). Measured at 800 (seed 0, Intel Xeon):
+    # digits CNN 93.6% for both, pixel judge 97.9% (cgan) / 99.8% (acgan); at 1,000
+    # steps tools/results/control.md has 97.1% / 95.2%.
+    result = _train(name, tmp_path, "train.steps=800")
     report, gan = result["report"], result["model"]
     assert "DigitsClassifierExtractor" in report["classifier"]
     assert report["class_accuracy"] >= 0.9, report
@@ -51,15 +55,16 @@ def test_conditional_samples_are_the_requested_class(name, tmp_path):
 
 @pytest.mark.e2e
 def test_infogan_categorical_code_finds_the_digits_without_labels(tmp_path):
-    result = _train("infogan", tmp_path)
+    # 1,000 of the config's 2,000 steps (CI time). Measured at 1,000 (seed 0, Intel
+    # Xeon): 83.4% on samples and 81.9% for Q on the real test digits (the paper's
+    # measure); at 2,000: 88.5% and 81.9% there, 94.6% and 92.2% on an AMD host
+    # (tools/results/control.md, whose seeds 1 and 2 give Q 67.5% and 85.6%: float
+    # rounding on another CPU can move a run as far as another seed does).
+    result = _train("infogan", tmp_path, "train.steps=1000")
     report = result["report"]
     assert "skipped" not in report, report
-    # Seed 0 (this config): 94.6% on samples and 92.2% for Q on the real test digits
-    # (the paper's measure) in tools/results/control.md, 88.5% and 81.9% on an Intel
-    # Xeon host; the table's seeds 1 and 2 give Q 67.5% and 85.6% (float rounding
-    # on another CPU can move a run as far as another seed does).
-    assert report["code_accuracy"] >= 0.8, report
-    assert report["q_test_accuracy"] >= 0.7, report
+    assert report["code_accuracy"] >= 0.78, report
+    assert report["q_test_accuracy"] >= 0.75, report
     assert sorted(report["code_to_class"].values()) == list(range(10))
     samples = os.listdir(tmp_path / "samples")
     assert any(f.startswith("traversal_c0_") for f in samples)

@@ -40,7 +40,8 @@ def test_default_train_command_draws_all_ten_digits(tmp_path):
     print(f"default DCGAN run: {seconds:.0f}s")
     assert seconds < 600
     gan = ganzoo.load_gan(str(run_dir))
-    # Measured (tools/results/digits.md, seed 0): 91.1% confident, rarest class 5.4%.
-    confident, counts = check_digit_samples(gan.generate(1000, seed=123), min_confident=0.85,
-                                            min_class_fraction=0.04)
+    # Measured (tools/results/digits.md, seeds 0-2): 90.9 / 90.2 / 90.8% confident,
+    # rarest class 5.7% (seed 0).
+    confident, counts = check_digit_samples(gan.generate(1000, seed=123), min_confident=0.87,
+                                            min_class_fraction=0.045)
     print(f"confident {confident:.0%}, class histogram {counts.tolist()}")

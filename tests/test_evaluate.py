@@ -54,6 +54,7 @@ def test_writes_metrics_and_card(run_dir):
     assert card["extractor"] == "digits_classifier" and len(card["extractor_weights_sha256"]) == 64
     assert card["num_real"] == 200 and card["num_fake"] == 200 and card["real_split"] == "test"
     assert card["resize_method"] and card["seed"] == 0 and card["tensorflow"]
+    assert card["step"] == 4  # the generator's training step
 
 
 def test_same_seed_gives_identical_numbers(run_dir):

@@ -28,7 +28,10 @@ FAMILIES = {"dcgan", "wgan", "wgan_gp", "ssgan", "vanilla", "cgan", "acgan", "in
 # argmax decisions: allow one flipped decision per metric on a near-tie.
 REL_TOL = 1e-4
 COUNT_TOL = {"class_accuracy": 1 / 1000, "code_accuracy": 1 / 1000,
-             "q_test_accuracy": 1 / 360, "test_error": 1 / 360}
+             "q_test_accuracy": 1 / 360, "test_error": 1 / 360,
+             # With as many real as fake samples every KID subset holds all of
+             # them: the spread is 0, written as float noise (1e-13) by older cards.
+             "kid_std": 1e-9}
 
 
 @pytest.fixture

@@ -83,8 +83,16 @@ def test_other_losses_apply_to_unlabeled_real_rows_only():
 def test_supervised_baseline_has_no_unsupervised_term():
     gan, spec = build_tiny("ssgan", unsupervised_weight=0.0)
     compile_tiny(gan)
-    logs = fit_steps(gan, spec)
+    generator = [v.numpy() for v in gan.generator.weights]
+    discriminator = [v.numpy() for v in gan.discriminator.trainable_weights]
+    logs = fit_steps(gan, spec, steps=2)
     assert logs["unsupervised"] == 0.0 and logs["supervised"] > 0.0
+    # D learns from the labels; G is never run or trained, and the steps still count.
+    assert any(not np.array_equal(a, b.numpy())
+               for a, b in zip(discriminator, gan.discriminator.trainable_weights))
+    for a, b in zip(generator, gan.generator.weights):
+        np.testing.assert_array_equal(a, b.numpy())
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
 
 
 def test_feature_matching_is_zero_when_real_and_fake_features_coincide():

@@ -28,6 +28,7 @@ def test_ssgan_beats_the_supervised_baseline_on_one_label_subset(tmp_path):
     print(f"ssgan {ssgan['test_error']:.3f}, baseline {baseline['test_error']:.3f} "
           f"({time.time() - start:.0f}s)")
     assert ssgan["num_labels"] == baseline["num_labels"] == 100
-    # Measured (seed 0): ~0.08 vs ~0.13 at 1000 steps; 0.03 is 11 of the 360 test images.
-    assert ssgan["test_error"] < 0.11
+    # Measured (seed 0, 1000 steps, Intel Xeon): 0.064 vs 0.117; 0.03 is 11 of the
+    # 360 test images.
+    assert ssgan["test_error"] < 0.095
     assert ssgan["test_error"] <= baseline["test_error"] - 0.03

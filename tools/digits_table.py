@@ -61,7 +61,8 @@ def main():
             result = train_lib.run(config, model_dir, verbose=0)
             seconds = time.time() - start
             confident, counts = judge(result["model"].generate(1000, seed=123))
-            run = {"config": name, "seed": seed, "steps": result["steps"], "seconds": seconds,
+            run = {"config": name, "seed": seed, "steps": result["steps"],
+                   "width": config.model.width, "seconds": seconds,
                    "confident": confident, "class_counts": counts.tolist()}
             runs = [r for r in runs if (r["config"], r["seed"]) != (name, seed)] + [run]
             print(json.dumps(run), flush=True)
@@ -75,15 +76,15 @@ def write(json_path, runs):
     lines = ["# Unconditional digits runs, independent logistic-regression judge", "",
              "1,000 samples (seed 123); confident = classified with p > 0.5 by a logistic "
              "regression on the real training digits; smallest class = the rarest class's "
-             "share of all samples. 2 CPU cores, shared with other jobs (seconds inflated).", "",
-             "| config | steps | seeds | confident (per seed) | smallest class | seconds |",
-             "|---|---|---|---|---|---|"]
+             "share of all samples. Seconds: `train_lib.run` on 2 CPU cores.", "",
+             "| config | width | steps | seeds | confident (per seed) | smallest class | seconds |",
+             "|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["config"] for r in runs):
         group = [r for r in runs if r["config"] == name]
         shares = [r["confident"] for r in group]
         per_seed = " / ".join(f"{100 * v:.1f}" for v in shares)
         lines.append(
-            f"| {name} | {group[0]['steps']} | {len(group)} | "
+            f"| {name} | {group[0].get('width', '?')} | {group[0]['steps']} | {len(group)} | "
             f"{100 * statistics.mean(shares):.1f}% ({per_seed}) | "
             f"{min(min(r['class_counts']) for r in group) / 10:.1f}% | "
             f"{statistics.mean(r['seconds'] for r in group):.0f} |")

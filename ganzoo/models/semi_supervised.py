@@ -128,6 +128,36 @@ class SemiSupervisedGAN(GAN):
         return [*super().metric_names(), "supervised", "unsupervised",
                 "d_historical_averaging", "g_historical_averaging"]
 
+    # ------------------------------------------------- supervised-only baseline
+    def _discriminator_step(self, real, labels, draw):
+        if self.unsupervised_weight:
+            return super()._discriminator_step(real, labels, draw)
+        # With w = 0 the D loss depends on the real rows alone, so G and D(fakes)
+        # would only cost time (and, in a D with batch norm, mix fakes into its
+        # moving statistics): the baseline is D trained on the labeled rows.
+        batch = {"real": real, "labels": labels}
+        with tf.GradientTape() as tape:
+            real_out = self._discriminate(real, batch, training=True)
+            terms = self._discriminator_terms(real_out, None, batch)
+            loss, logs = self._total_loss(terms, self.discriminator, "d_loss")
+            loss = self.d_optimizer.scale_loss(loss)
+        self._apply_gradients(self.d_optimizer, tape, loss, self.discriminator)
+        self._after_discriminator_update()
+        logs["_done"] = tf.identity(self.d_optimizer.iterations)
+        logs["d_real"] = self._score(real_out["logits"])
+        return logs
+
+    def _generator_step(self, real, labels, draw):
+        if not self.unsupervised_weight:
+            # Nothing trains G in the baseline; the step counter (G's iterations:
+            # checkpoints, noise seeds, `train.steps`) still advances.
+            self.g_optimizer.iterations.assign_add(1)
+            return {}
+        logs = super()._generator_step(real, labels, draw)
+        if self.historical_averaging:
+            self._update_averages(self.generator, self.g_averages, self.g_optimizer)
+        return logs
+
     # ------------------------------------------------------------------ losses
     def _discriminate(self, images, batch, training, fake=False):
         out = dict(self.discriminator(images, training=training))
@@ -199,12 +229,6 @@ class SemiSupervisedGAN(GAN):
     def _after_discriminator_update(self):
         if self.historical_averaging:
             self._update_averages(self.discriminator, self.d_averages, self.d_optimizer)
-
-    def _generator_step(self, real, labels, draw):
-        logs = super()._generator_step(real, labels, draw)
-        if self.historical_averaging:
-            self._update_averages(self.generator, self.g_averages, self.g_optimizer)
-        return logs
 
     # ------------------------------------------------------------- classifier
     def classify(self, images, batch_size=500):
