@@ -186,6 +186,17 @@ def test_new_run_with_a_bad_model_option_creates_nothing(run, capsys):
     assert not os.path.exists(target)
 
 
+@pytest.mark.parametrize("section", ["generator", "discriminator"])
+def test_new_run_with_a_bad_network_key_creates_nothing(section, run, capsys):
+    # Before: a TypeError traceback from inside the architecture's builder.
+    target = os.path.join(run["root"], f"fresh_{section}")
+    with pytest.raises(SystemExit):
+        _main(["--set", f"model.{section}.normm=layer", *SETS], target)
+    message = capsys.readouterr().err
+    assert f"model.{section}" in message and "normm" in message and "'norm'" in message
+    assert not os.path.exists(target)
+
+
 def test_new_ssgan_run_with_an_odd_batch_creates_nothing(run, capsys):
     # The semi-supervised pipeline also refuses it, but only after config.yaml is written.
     target = os.path.join(run["root"], "fresh_ssgan")

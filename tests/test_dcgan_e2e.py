@@ -33,15 +33,17 @@ def check_digit_samples(images, min_confident=0.7, min_class_fraction=0.02):
 def test_default_train_command_draws_all_ten_digits(tmp_path):
     run_dir = tmp_path / "run"
     start = time.time()
-    proc = subprocess.run([sys.executable, "-m", "ganzoo.train", f"--model_dir={run_dir}"],
-                          capture_output=True, text=True, timeout=900)
+    # The README's command for half of its 2,000 steps (CI time; the full run's
+    # 3-seed numbers are tools/results/digits.md's).
+    proc = subprocess.run([sys.executable, "-m", "ganzoo.train", f"--model_dir={run_dir}",
+                           "--steps=1000"], capture_output=True, text=True, timeout=900)
     seconds = time.time() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     print(f"default DCGAN run: {seconds:.0f}s")
     assert seconds < 600
     gan = ganzoo.load_gan(str(run_dir))
-    # Measured (tools/results/digits.md, seeds 0-2): 90.9 / 90.2 / 90.8% confident,
-    # rarest class 5.7% (seed 0).
-    confident, counts = check_digit_samples(gan.generate(1000, seed=123), min_confident=0.87,
-                                            min_class_fraction=0.045)
+    # Measured at 1,000 steps (seed 0, Intel Xeon): 88.6% confident, rarest class 4.8%
+    # (2,000 steps, tools/results/digits.md: 90.9 / 90.2 / 90.8% over seeds 0-2).
+    confident, counts = check_digit_samples(gan.generate(1000, seed=123), min_confident=0.85,
+                                            min_class_fraction=0.04)
     print(f"confident {confident:.0%}, class histogram {counts.tolist()}")

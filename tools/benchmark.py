@@ -58,7 +58,8 @@ import time
 from importlib import metadata
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(TOOLS, "results")
+# GANZOO_BENCHMARK_RESULTS: another folder (tools/gpu_check.sh keeps GPU runs apart).
+RESULTS = os.environ.get("GANZOO_BENCHMARK_RESULTS") or os.path.join(TOOLS, "results")
 IMPLS = ("ganzoo", "torch", "torch_cl")
 LABELS = {"ganzoo": "ganzoo default (oneDNN, no XLA)", "torch": "PyTorch eager",
           "torch_cl": "PyTorch channels_last"}

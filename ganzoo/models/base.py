@@ -118,6 +118,9 @@ class GAN(keras.Model):
                 f"model.options.packing needs a discriminator with one real/fake logit per "
                 f"input and no other inputs or heads; {cls.__name__}'s has more (labels, "
                 f"auxiliary heads {sorted(heads)} or a wrapped Q network).")
+        for section, builder in (("generator", arch.generator),
+                                 ("discriminator", arch.discriminator)):
+            _check_builder_keys(builder, getattr(config, section), section, config.architecture)
         generator = arch.generator(
             spec.shape, cls.generator_input_dim(config, spec), width=config.width,
             **config.generator,
@@ -539,6 +542,25 @@ def _plain_discriminator(cls, heads):
     # network cannot apply; families add those through these hooks.
     return (heads == {"logits": 1} and cls._discriminate is GAN._discriminate
             and cls.wrap_networks.__func__ is GAN.wrap_networks.__func__)
+
+
+# Builder arguments that ganzoo passes itself (not config keys).
+_BUILDER_ARGS = {"shape", "input_dim", "width", "heads", "name"}
+
+
+def _check_builder_keys(builder, keys, section, architecture):
+    """Refuses `model.<section>.*` keys that the architecture's builder does not take."""
+    from ganzoo.config import ConfigError
+
+    params = inspect.signature(builder).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # forwards its keywords; the builder it calls checks them
+    valid = set(params) - _BUILDER_ARGS
+    unknown = set(keys) - valid
+    if unknown:
+        raise ConfigError(
+            f"Unknown model.{section} key(s) {sorted(unknown)} for architecture "
+            f"{architecture!r}; valid: {sorted(valid)}.")
 
 
 def _get_optimizer(identifier):

@@ -127,10 +127,6 @@ def conv_discriminator(shape, width=64, heads=None, input_dropout=0.2, dropout=0
     return keras.Model(images, outputs, name=name)
 
 
-def conv_generator(shape, input_dim, width=64, **kwargs):
-    """The paper's CIFAR-10 generator is DCGAN's: `networks.dcgan_generator`."""
-    return networks.dcgan_generator(shape, input_dim, width=width, **kwargs)
-
-
 networks.register_architecture("ssgan_mlp", mlp_generator, mlp_discriminator)
-networks.register_architecture("ssgan_conv", conv_generator, conv_discriminator)
+# The paper's CIFAR-10 generator is DCGAN's.
+networks.register_architecture("ssgan_conv", networks.dcgan_generator, conv_discriminator)
