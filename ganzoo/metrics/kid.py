@@ -76,11 +76,11 @@ def kid_from_features(features1, features2, num_subsets=100, subset_size=1000, s
     if num_subsets < 1:
         raise ValueError(f"`num_subsets` must be >= 1, got {num_subsets}.")
     size = min(subset_size, x.shape[0], y.shape[0])
-    rng = np.random.default_rng(seed)
     if size == x.shape[0] == y.shape[0]:
         # Every subset is then all rows of both sets, in another order: one
         # estimate, the same for each subset (std 0).
         return polynomial_mmd2(x, y), 0.0
+    rng = np.random.default_rng(seed)
     values = np.empty(num_subsets)
     for i in range(num_subsets):
         rows_x = rng.choice(x.shape[0], size, replace=False)
