@@ -9,6 +9,17 @@ only fail later, in a collective); with `--max_restarts` the whole job is then
 started again with the same `TF_CONFIG`s and resumes from the newest checkpoint,
 losing at most the steps since it. Ctrl-C stops every worker.
 
+Workers share this machine's cores: each gets `TF_NUM_INTRAOP_THREADS` =
+cores // workers (at least 1), as torchrun sets `OMP_NUM_THREADS`, unless the
+variable is already set. Besides avoiding oversubscription, this matters for
+correctness: on a 2-core AMD EPYC host, 2 workers with 2 intra-op threads each
+trained a DCGAN (synchronized batch norm) whose generator update differed from
+one process's on the same global batch by 1.6% after one step (bit-identical
+from run to run); with 1 thread each they agree to 1e-6
+(tests/test_multi_worker.py). A single process at batch 8 or 16 gives the same
+update with 1 or 2 threads, so the difference is in TensorFlow's multi-worker
+collectives, not in ganzoo's step.
+
 Examples:
     python tools/launch_local.py --num_workers=2 -- --model=dcgan --steps=200 \\
         --batch_size=64 --model_dir=runs/dcgan_mw
@@ -60,6 +71,16 @@ def worker_command(module, args, python=sys.executable):
     return [python, "-m", module, *args]
 
 
+def worker_env(config, num_workers, environ=None, cores=None):
+    """The environment of one worker: its `TF_CONFIG` and its share of the cores."""
+    env = dict(os.environ if environ is None else environ, TF_CONFIG=config,
+               PYTHONUNBUFFERED="1")
+    if not env.get("TF_NUM_INTRAOP_THREADS"):
+        cores = cores or os.cpu_count() or 1
+        env["TF_NUM_INTRAOP_THREADS"] = str(max(1, cores // num_workers))
+    return env
+
+
 def _say(text):
     with _PRINT_LOCK:
         print(text, flush=True)
@@ -71,7 +92,7 @@ class Job:
     def __init__(self, command, configs, attempt):
         self.procs, self.threads = [], []
         for index, config in enumerate(configs):
-            env = dict(os.environ, TF_CONFIG=config, PYTHONUNBUFFERED="1")
+            env = worker_env(config, len(configs))
             # Own session: Ctrl-C reaches the launcher only, which stops workers in order.
             proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)
