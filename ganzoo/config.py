@@ -201,7 +201,7 @@ def from_dict(values: dict, base: ExperimentConfig | None = None) -> ExperimentC
         ConfigError: naming the dotted key, for an unknown key or a wrong type.
     """
     config = base if base is not None else ExperimentConfig()
-    for key, value in _flatten(values).items():
+    for key, value in flatten(values).items():
         set_value(config, key, value)
     return config
 
@@ -222,7 +222,7 @@ def set_value(config, dotted_key: str, value):
             if i == len(parts) - 1:
                 if not isinstance(value, dict):
                     raise ConfigError(f"Config key {dotted_key!r} needs a mapping, got {value!r}.")
-                for k, v in _flatten(value).items():
+                for k, v in flatten(value).items():
                     set_value(getattr(target, part), k, v)
                 return
             target = getattr(target, part)
@@ -271,12 +271,14 @@ def _coerce(key, value, hint):
     )
 
 
-def _flatten(values, prefix=""):
+def flatten(values, prefix=""):
+    """`{"train": {"steps": 1}}` -> `{"train.steps": 1}`; free-form sections
+    (`generator`, `discriminator`, `options`) stay whole values."""
     out = {}
     for key, value in values.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value and not _is_free_form(dotted):
-            out.update(_flatten(value, dotted + "."))
+            out.update(flatten(value, dotted + "."))
         else:
             out[dotted] = value
     return out

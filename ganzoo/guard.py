@@ -25,10 +25,9 @@ from absl import logging
 
 from ganzoo import files
 from ganzoo import run_dir as run_dir_lib
+from ganzoo.losses import PROBABILITY_LOSSES
 
 GUARD_FILE = "guard.json"
-# Losses whose D output is a logit of P(real): only there is "D(x) ~ 1" meaningful.
-_PROBABILITY_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
 
 
 class DivergenceError(RuntimeError):
@@ -59,7 +58,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.mode = config.mode
         self.model_dir = model_dir
         self.writer = writer
-        self.check_collapse = config.collapse_steps > 0 and loss in _PROBABILITY_LOSSES
+        self.check_collapse = config.collapse_steps > 0 and loss in PROBABILITY_LOSSES
         state = _read(model_dir)
         self.rollbacks = int(state.get("rollbacks", 0))
         self.events = list(state.get("events", []))

@@ -255,6 +255,9 @@ LOSSES: dict[str, LossPair] = {
     "least_squares": LossPair(least_squares_generator_loss, least_squares_discriminator_loss),
 }
 DEFAULT_LOSS = "non_saturating"
+# Losses whose discriminator output is the logit of P(real): only there is D(x)
+# a probability (logged as one, and "D(x) ~ 1" a sign of a collapsed D).
+PROBABILITY_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
 
 
 def list_losses() -> list[str]:

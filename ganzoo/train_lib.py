@@ -345,10 +345,10 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
         run_dir.RunLock(model_dir).check()
     previous = loading.run_config_values(model_dir)
     if previous is not None:
-        previous = _flat(previous)
-        current = _flat(config.to_dict())
+        previous = config_lib.flatten(previous)
+        current = config_lib.flatten(config.to_dict())
         # A key newer than the run's config.yaml had its default value there.
-        defaults = _flat(config_lib.ExperimentConfig().to_dict())
+        defaults = config_lib.flatten(config_lib.ExperimentConfig().to_dict())
         previous = {**{k: v for k, v in defaults.items() if k not in previous}, **previous}
         changed = sorted(
             k for k in set(previous) | set(current)
@@ -367,11 +367,3 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
                                        "deterministic": config.train.deterministic})
 
 
-def _flat(values, prefix=""):
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and key not in ("generator", "discriminator", "options"):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out

@@ -256,9 +256,21 @@ def render(results):
             f"{family_measure(row, runs)} | {_fmt([r['train_seconds'] for r in runs], 0)} | "
             f"{_fmt([r['total_seconds'] for r in runs], 0)} | "
             f"{_fmt([r['images_per_second'] for r in runs], 0)} |")
-    machine = results[-1].get("machine", {}) if results else {}
-    lines += ["", f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
-              f"{machine.get('note', '')}", ""]
+    # Rows are built in pieces, possibly on different machines: name each one.
+    machines = {}
+    for (row, framework, steps), by_seed in rows.items():
+        for r in by_seed.values():
+            m = r.get("machine", {})
+            key = (m.get("cpu", "?"), m.get("cores", "?"), m.get("note", ""))
+            label = f"{row} {framework} {steps or r['steps']}"
+            machines.setdefault(key, [])
+            if label not in machines[key]:
+                machines[key].append(label)
+    lines.append("")
+    for (cpu, cores, note), labels in machines.items():
+        lines.append(f"Machine: {cpu}, {cores} cores ({', '.join(sorted(labels))})"
+                     + (f"; {note}" if note else ""))
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -22,9 +22,6 @@ import tensorflow as tf
 from ganzoo import losses as losses_lib
 from ganzoo import precision, validation
 
-# Losses whose discriminator output is a logit of P(real); D(x) is logged as a probability.
-_PROBABILITY_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
-
 
 class GAN(keras.Model):
     """Base class of every ganzoo GAN.
@@ -436,7 +433,7 @@ class GAN(keras.Model):
         return total, {k if k == name else _metric_key(name, k): v for k, v in logs.items()}
 
     def _score(self, logits):
-        if self.loss_name in _PROBABILITY_LOSSES:
+        if self.loss_name in losses_lib.PROBABILITY_LOSSES:
             return tf.reduce_mean(tf.sigmoid(logits))
         return tf.reduce_mean(logits)
 
