@@ -27,6 +27,8 @@ table can be built in pieces:
 
     python tools/fashion_mnist_table.py                                # everything
     python tools/fashion_mnist_table.py --families dcgan --seeds 0 --steps 2000
+    python tools/fashion_mnist_table.py --families ssgan --steps 6000 \
+        --ssgan_variants ssgan_100,ssgan_100_supervised
     python tools/fashion_mnist_table.py --render                       # md from json
 """
 
@@ -161,10 +163,13 @@ def _worker_main(text):
 
 
 # ------------------------------------------------------------------ table
-def jobs_for(families, seeds, steps, twins):
+def jobs_for(families, seeds, steps, twins, ssgan_variants=None):
     jobs = []
     for family in families:
-        variants = SSGAN_VARIANTS if family == "ssgan" else {family: []}
+        variants = {family: []}
+        if family == "ssgan":
+            variants = {k: v for k, v in SSGAN_VARIANTS.items()
+                        if not ssgan_variants or k in ssgan_variants}
         for seed in seeds:
             for name, overrides in variants.items():
                 jobs.append({"framework": "ganzoo", "family": family, "config": family,
@@ -222,6 +227,13 @@ def family_measure(row, runs):
     return ""
 
 
+def _variant_key(row):
+    """ssgan_100, ssgan_100_supervised, ssgan_1000, ...: by label count, GAN first."""
+    parts = row.split("_")
+    labels = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return labels, row.endswith("_supervised"), row
+
+
 def render(results):
     rows = {}
     for r in results:
@@ -243,8 +255,9 @@ def render(results):
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (row, framework, _), by_seed in sorted(
-            rows.items(), key=lambda kv: (order.get(kv[0][0].split("_1")[0], 99), kv[0][0],
-                                          kv[0][1] != "ganzoo", kv[0][2] or 0)):
+            rows.items(), key=lambda kv: (order.get(kv[0][0].split("_1")[0], 99),
+                                          _variant_key(kv[0][0]), kv[0][1] != "ganzoo",
+                                          kv[0][2] or 0)):
         runs = [by_seed[s] for s in sorted(by_seed)]
         steps = runs[0]["steps"]
         lines.append(
@@ -256,6 +269,7 @@ def render(results):
             f"{family_measure(row, runs)} | {_fmt([r['train_seconds'] for r in runs], 0)} | "
             f"{_fmt([r['total_seconds'] for r in runs], 0)} | "
             f"{_fmt([r['images_per_second'] for r in runs], 0)} |")
+    lines += summary_lines(rows)
     # Rows are built in pieces, possibly on different machines: name each one.
     machines = {}
     for (row, framework, steps), by_seed in rows.items():
@@ -272,6 +286,61 @@ def render(results):
                      + (f"; {note}" if note else ""))
         lines.append("")
     return "\n".join(lines)
+
+
+# The issue's targets: requested-class accuracy, InfoGAN's matched code against
+# ClusterGAN's Fashion-10 ACC (REFERENCES.md), the semi-supervised margin.
+CLASS_TARGET, CLUSTERGAN_ACC, SSGAN_MARGIN = 0.85, 0.612, 0.05
+
+
+def _mean(runs, key, report=False):
+    values = [(r.get("report", {}) if report else r).get(key) for r in runs]
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def summary_lines(rows):
+    """Side by side (ganzoo vs twin) and each family's target, from the rows."""
+    by = {(row, fw, steps): [s[k] for k in sorted(s)] for (row, fw, steps), s in rows.items()}
+    out = ["", "Side by side and targets (means over the seeds listed above):", ""]
+    for (row, fw, steps), runs in sorted(by.items(), key=lambda kv: str(kv[0])):
+        n = len(runs)
+        if fw == "pytorch" and (row, "ganzoo", steps) in by:
+            ours = by[(row, "ganzoo", steps)]
+            fid_ours, fid_twin = _mean(ours, "fid"), _mean(runs, "fid")
+            t_ours, t_twin = _mean(ours, "train_seconds"), _mean(runs, "train_seconds")
+            out.append(
+                f"- {row}, {steps} steps: fmnist-FID ganzoo {fid_ours:.1f} vs twin {fid_twin:.1f} "
+                f"({'not worse' if fid_ours <= fid_twin else 'WORSE'}); training loop "
+                f"{t_ours:.0f} s vs {t_twin:.0f} s ({t_twin / t_ours:.2f}x the twin's speed; "
+                f"{'faster' if t_ours < t_twin else 'NOT faster'}).")
+        if fw != "ganzoo":
+            continue
+        if row in ("cgan", "acgan"):
+            acc = _mean(runs, "class_accuracy", report=True)
+            met = "met" if acc >= CLASS_TARGET else "NOT met"
+            out.append(f"- {row}, {steps} steps, {n} seed(s): requested class {acc:.1%} "
+                       f"(target >= {CLASS_TARGET:.0%}: {met}).")
+        if row == "infogan":
+            acc = _mean(runs, "code_accuracy", report=True)
+            q = _mean(runs, "q_test_accuracy", report=True)
+            out.append(f"- infogan, {steps} steps, {n} seed(s): matched code {acc:.1%}, Q on the "
+                       f"real test split {q:.1%} (ClusterGAN, Fashion-10 ACC {CLUSTERGAN_ACC:.1%}: "
+                       f"{'beaten' if acc > CLUSTERGAN_ACC else 'NOT beaten'}).")
+        if row.startswith("ssgan_") and not row.endswith("_supervised"):
+            base = by.get((row + "_supervised", "ganzoo", steps))
+            if base:
+                gan, sup = _mean(runs, "test_error", report=True), _mean(base, "test_error",
+                                                                        report=True)
+                labels = row.split("_")[1]
+                verdict = ""
+                if labels == "100":
+                    verdict = (f" (target: GAN better by >= {SSGAN_MARGIN * 100:.0f} points: "
+                               f"{'met' if sup - gan >= SSGAN_MARGIN else 'NOT met'})")
+                out.append(f"- ssgan, {labels} labels, {steps} steps, {n} / {len(base)} seed(s): "
+                           f"test error {gan:.1%} vs {sup:.1%} for the same D trained on the "
+                           f"labels alone, {(sup - gan) * 100:+.1f} points{verdict}.")
+    return out
 
 
 def machine_info():
@@ -292,6 +361,8 @@ def main():
     parser.add_argument("--steps", type=int, default=None,
                         help="Override every config's train.steps (shorter tables).")
     parser.add_argument("--no_twins", action="store_true")
+    parser.add_argument("--ssgan_variants", default="",
+                        help=f"Comma-separated subset of {', '.join(SSGAN_VARIANTS)}.")
     parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
     parser.add_argument("--note", default="", help="A line about the machine's load.")
     args = parser.parse_args()
@@ -310,7 +381,10 @@ def main():
             parser.error(f"unknown --families {unknown}; choose from {', '.join(FAMILIES)}")
         seeds = [int(s) for s in args.seeds.split(",")]
         machine = dict(machine_info(), note=args.note)
-        for job in jobs_for(families, seeds, args.steps, not args.no_twins):
+        variants = [v for v in args.ssgan_variants.split(",") if v]
+        if set(variants) - set(SSGAN_VARIANTS):
+            parser.error(f"unknown --ssgan_variants; choose from {', '.join(SSGAN_VARIANTS)}")
+        for job in jobs_for(families, seeds, args.steps, not args.no_twins, variants):
             print(f"running {job['name']} ({job['framework']}) ...", flush=True)
             out = run_job(job)
             out["machine"] = machine
