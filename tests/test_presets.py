@@ -50,9 +50,10 @@ def test_one_preset_per_family_is_shipped():
     for name in SHIPPED:
         path = presets.preset_dir(name, verify=False)
         assert sorted(os.listdir(path)) == ["card.json", "config.yaml", "model.keras"]
-        # A few megabytes: 16x16 digits presets are 1.4-4.1 MB, 28x28 Fashion-MNIST 4.7 MB
-        # (G's first layer grows with the 7x7 start map).
-        assert cards[name]["model_bytes"] < 6e6, name
+        # A few megabytes: 16x16 digits presets are 1.4-4.1 MB, 28x28 Fashion-MNIST
+        # 4.5-6.2 MB (G's first layer grows with the 7x7 start map; infogan's two
+        # fully-connected layers are the largest, at 3/16 of the paper's width).
+        assert cards[name]["model_bytes"] < 6.5e6, name
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -54,10 +54,11 @@ PRESETS = {
                            "Conditional GAN, projection D, Fashion-MNIST 28x28, width 32."),
     "acgan_fashion_mnist": ("acgan_fashion_mnist.yaml", ["model.width=32", "train.steps=3000"],
                             "AC-GAN (Odena et al. 2017), Fashion-MNIST 28x28, width 32."),
+    # Width 12: at 16 the 28x28 networks' fully-connected layers make a 10.6 MB file.
     "infogan_fashion_mnist": ("infogan_fashion_mnist.yaml",
-                              ["model.width=16", "train.steps=3000"],
+                              ["model.width=12", "train.steps=3000"],
                               "InfoGAN (Chen et al. 2016), Cat(10) + 2 continuous codes, no "
-                              "labels, Fashion-MNIST 28x28, quarter width."),
+                              "labels, Fashion-MNIST 28x28, 3/16 of the paper's width."),
     "ssgan_fashion_mnist": ("ssgan_fashion_mnist.yaml", ["model.width=16", "train.steps=3000"],
                             "Semi-supervised GAN (Salimans et al. 2016), 100 labels, "
                             "Fashion-MNIST, MLP networks at a quarter of the paper's width."),
