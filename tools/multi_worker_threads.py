@@ -14,7 +14,6 @@ this tool sets it explicitly for each case.
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 
@@ -64,14 +63,11 @@ def main():
             raise RuntimeError(out.stderr[-3000:])
         rows.append(json.loads(line[-1][len("RESULT "):]))
         print(rows[-1], flush=True)
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    result = {"machine": {"cpu": cpu, "cores": os.cpu_count()}, "rows": rows,
-              "tolerance": 1e-3}
+    from fashion_mnist_table import machine_info  # this script's folder is on sys.path
+
+    machine = machine_info()
+    cpu = machine["cpu"]
+    result = {"machine": machine, "rows": rows, "tolerance": 1e-3}
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "multi_worker.json"), "w") as f:
         json.dump(result, f, indent=1)
