@@ -294,9 +294,7 @@ CLASS_TARGET, CLUSTERGAN_ACC, SSGAN_MARGIN = 0.85, 0.612, 0.05
 
 
 def _mean(runs, key, report=False):
-    values = [(r.get("report", {}) if report else r).get(key) for r in runs]
-    values = [v for v in values if v is not None]
-    return statistics.mean(values) if values else None
+    return _mean_std([(r.get("report", {}) if report else r).get(key) for r in runs])[0]
 
 
 def summary_lines(rows):
