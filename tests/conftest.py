@@ -6,6 +6,9 @@
   `MirroredStrategy` tests run here; single-device code uses `/cpu:0` as usual.
 - Under `CI=true` (set by `.ci/run`) a skipped test is a failure: a check that
   cannot run there (no gcc, no tensorflow-probability) must not vanish unseen.
+- Every test starts with absl's FLAGS unparsed: they are process-global, and a
+  test that parsed `--set train.steps=-5` left that value to whichever test ran
+  next on the same xdist worker (CI failed on such an order).
 """
 
 import os
@@ -21,6 +24,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
 
 import ganzoo  # noqa: E402,F401
 
@@ -94,3 +98,13 @@ def mirrored_strategy():
     """One 2-replica MirroredStrategy per test process (a second instance in the
     same process can collide on collective-op keys)."""
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(autouse=True)
+def _unparsed_flags():
+    """Each test sees absl's FLAGS at their defaults and leaves them so."""
+    if flags.FLAGS.is_parsed():
+        flags.FLAGS.unparse_flags()
+    yield
+    if flags.FLAGS.is_parsed():
+        flags.FLAGS.unparse_flags()
