@@ -18,6 +18,8 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
+# Every model family registers itself on import; the registry imports none of them.
+from ganzoo import models  # noqa: E402, F401
 from ganzoo.loading import load_gan, load_generator  # noqa: E402
 from ganzoo.presets import from_preset, list_presets, register_preset  # noqa: E402
 from ganzoo.registry import get_model, list_models, register_model  # noqa: E402

@@ -9,7 +9,10 @@ import typing
 
 import yaml
 
-from ganzoo import files, precision
+from ganzoo import augment, files, precision
+
+# `train.strategy` values (`ganzoo.distribute.get_strategy` builds them).
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "parameter_server", "tpu")
 
 
 class ConfigError(ValueError):
@@ -71,6 +74,10 @@ class DataConfig:
         classes: list of int or None. Train on these labels only (e.g. `[0, 1, 2,
             3, 4]` to fine-tune on half the digits); None keeps every example.
             The label space is unchanged, so a conditional model keeps its size.
+        max_examples: int or None. Train on a fixed random subset of this many
+            training examples (`ganzoo.data.select_examples`: the same subset for
+            every `train.seed`; after `classes`), e.g. 6000 for 10% of
+            Fashion-MNIST in a data-efficiency study; None keeps every example.
     """
 
     name: str = "digits"
@@ -78,6 +85,7 @@ class DataConfig:
     data_dir: str | None = None
     shuffle_buffer: int = 10_000
     classes: list[int] | None = None
+    max_examples: int | None = None
 
 
 @dataclasses.dataclass
@@ -124,6 +132,12 @@ class TrainConfig:
         loss: str. Adversarial loss name (`ganzoo.losses.list_losses()`).
         label_smoothing: float. One-sided label smoothing of real targets
             (Salimans et al. 2016); 0 disables it.
+        diffaugment: str or None. DiffAugment (Zhao et al. 2020,
+            https://arxiv.org/abs/2006.10738, `ganzoo.augment`): comma-separated
+            policies among `color`, `translation`, `cutout` (e.g.
+            `translation,cutout`), applied to every real and generated image the
+            discriminator sees in training, never at inference. For small data
+            sets. None or "" (the default) is off.
         g_optimizer: OptimizerConfig. The generator's optimizer.
         d_optimizer: OptimizerConfig. The discriminator's optimizer.
         seed: int. Seed for weights, noise and data order.
@@ -154,6 +168,11 @@ class TrainConfig:
             (FreezeD, Mo et al. 2020; `ganzoo.finetune`). Defaults to 0.
         learning_rate_scale: float. Multiplies both learning rates (fine-tuning
             usually wants a lower one). Defaults to 1.
+        ema_decay: float. Samples, evaluation and export use an exponential
+            moving average of G's weights with this decay per step (`GAN`'s
+            `ema_decay`); 0 keeps none. Defaults to 0.
+        ema_start: int. Generator steps before the average starts (a copy of G
+            until then). Defaults to 0.
     """
 
     steps: int = 3000
@@ -161,6 +180,7 @@ class TrainConfig:
     d_steps: int = 1
     loss: str = "non_saturating"
     label_smoothing: float = 0.0
+    diffaugment: str | None = None
     g_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     d_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     seed: int = 0
@@ -180,6 +200,8 @@ class TrainConfig:
     init_from: str | None = None
     freeze_d_blocks: int = 0
     learning_rate_scale: float = 1.0
+    ema_decay: float = 0.0
+    ema_start: int = 0
 
 
 @dataclasses.dataclass
@@ -345,12 +367,15 @@ def validate(config: ExperimentConfig):
     for key, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
         if opt.learning_rate <= 0:
             raise ConfigError(f"Config key '{key}.learning_rate' must be positive.")
-    strategies = ("default", "one_device", "mirrored", "multi_worker", "parameter_server", "tpu")
-    if t.strategy not in strategies:
+    if t.strategy not in STRATEGIES:
         raise ConfigError(
-            f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(strategies)}."
+            f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(STRATEGIES)}."
         )
     _validate_guard(t)
+    try:
+        augment.parse_policy(t.diffaugment)
+    except ValueError as e:
+        raise ConfigError(f"Config key 'train.diffaugment' is {t.diffaugment!r}: {e}") from e
     if t.mixed_precision is False:
         t.mixed_precision = "off"
     precision.check_mode(t.mixed_precision)
@@ -360,11 +385,19 @@ def validate(config: ExperimentConfig):
     if t.learning_rate_scale <= 0:
         raise ConfigError("Config key 'train.learning_rate_scale' must be positive, got "
                           f"{t.learning_rate_scale} (e.g. 0.5 halves both learning rates).")
+    if not 0 <= t.ema_decay < 1:
+        raise ConfigError(f"Config key 'train.ema_decay' must be in [0, 1), got {t.ema_decay} "
+                          "(0.999 is usual; 0 turns the moving average off).")
+    if t.ema_start < 0:
+        raise ConfigError(f"Config key 'train.ema_start' must be >= 0, got {t.ema_start}.")
     classes = config.data.classes
     if classes is not None and (not classes or len(set(classes)) != len(classes)
                                 or min(classes) < 0):
         raise ConfigError(f"Config key 'data.classes' must be a non-empty list of distinct "
                           f"labels >= 0 (e.g. [0, 1, 2, 3, 4]), got {classes}.")
+    if config.data.max_examples is not None and config.data.max_examples <= 0:
+        raise ConfigError("Config key 'data.max_examples' must be positive or null, got "
+                          f"{config.data.max_examples}.")
     if config.data.image_size is not None and config.data.image_size <= 0:
         raise ConfigError("Config key 'data.image_size' must be positive or null.")
     if config.model.name == "wgan_gp" and config.model.discriminator.get("norm") == "batch":

@@ -23,9 +23,7 @@ import os
 import tensorflow as tf
 
 from ganzoo import files
-from ganzoo.config import ConfigError
-
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "parameter_server", "tpu")
+from ganzoo.config import STRATEGIES, ConfigError
 
 _PARAMETER_SERVER_UNSUPPORTED = (
     "train.strategy=parameter_server is not supported: Keras 3's Model.fit has no "

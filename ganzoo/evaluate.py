@@ -12,14 +12,20 @@ Fashion-MNIST classifier, the default for `fashion_mnist` runs: "fmnist-FID"),
 or `GANZOO_INCEPTION_WEIGHTS`), or any `ganzoo.metrics.Extractor` from Python.
 A domain classifier's FID compares runs on the same data with each other, not
 with published Inception-FIDs; the card names the extractor.
+
+Exit status: 0 with the result printed as JSON; 2 for a bad flag, metric name
+or run directory (`error: ...` on stderr, see `ganzoo.cli`).
 """
 
 import json
 import os
-import sys
 
 import numpy as np
+from absl import flags
 
+from ganzoo import cli
+
+FLAGS = flags.FLAGS
 METRICS = ("fid", "kid", "is", "pr", "parzen", "classes")
 
 
@@ -174,27 +180,32 @@ def _parzen(config, fake, real_test, metrics_lib, data):
             "parzen_sigma": float(result.sigma)}
 
 
-def main(argv=None):
-    import argparse
+def define_flags():
+    """Defines this command's absl flags; called by `run`, not at import (see `ganzoo.cli`)."""
+    flags.DEFINE_string("model_dir", None, "Run directory to evaluate (required).")
+    flags.mark_flag_as_required("model_dir")
+    flags.DEFINE_string("metrics", "fid,kid,is,pr", f"Comma-separated, from {','.join(METRICS)}.")
+    flags.DEFINE_integer("num_samples", 2000, "Generated samples, and at most this many real ones.")
+    flags.DEFINE_string("split", "test", "Real split to compare with (test is held out).")
+    flags.DEFINE_enum("extractor", "auto", list(EXTRACTORS),
+                      "Feature extractor; auto: the data set's shipped classifier, else Inception.")
+    flags.DEFINE_string("inception_weights", None, "Local InceptionV3 weights file.")
+    flags.DEFINE_integer("seed", 0, "Seed of the generated samples (and KID subsets).")
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model_dir", required=True)
-    parser.add_argument("--metrics", default="fid,kid,is,pr",
-                        help=f"Comma-separated, from {','.join(METRICS)}.")
-    parser.add_argument("--num_samples", type=int, default=2000)
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--extractor", default="auto", choices=list(EXTRACTORS))
-    parser.add_argument("--inception_weights", default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+
+def main(argv):
+    del argv  # `cli.parse_flags` refuses positional arguments
     try:
-        result = evaluate(args.model_dir, args.metrics, args.num_samples, args.split,
-                          args.extractor, args.seed, args.inception_weights)
+        result = evaluate(FLAGS.model_dir, FLAGS.metrics, FLAGS.num_samples, FLAGS.split,
+                          FLAGS.extractor, FLAGS.seed, FLAGS.inception_weights)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        cli.fail(e)
     print(json.dumps(result, indent=2))
 
 
+def run():
+    cli.run(main, define_flags)
+
+
 if __name__ == "__main__":
-    main()
+    run()

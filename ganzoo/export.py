@@ -25,6 +25,10 @@ and recorded in the SavedModel
 (`tf.saved_model.load(path).max_images_per_request[0]`).
 A larger (or non-positive) request is refused in the graph, before anything is
 allocated, with INVALID_ARGUMENT naming the limit.
+
+`python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`
+exits 0 once the export is complete, and 2 for a bad flag, a missing run or an
+existing export (`error: ...` on stderr, see `ganzoo.cli`).
 """
 
 import logging
@@ -33,9 +37,11 @@ import os
 
 import keras
 import tensorflow as tf
+from absl import flags
 
-from ganzoo import files, validation
+from ganzoo import cli, files, validation
 
+FLAGS = flags.FLAGS
 gfile = tf.io.gfile
 
 GENERATOR_SIGNATURES = ("serving_default", "generate_uint8", "generate_from_seed")
@@ -44,7 +50,8 @@ DEFAULT_MAX_IMAGES_PER_REQUEST = 1024
 
 def export_generator(gan, export_dir, overwrite=False, warmup=True,
                      max_images_per_request=DEFAULT_MAX_IMAGES_PER_REQUEST):
-    """Writes `gan.generator` as a SavedModel with serving signatures and warmup requests.
+    """Writes `gan.inference_generator` (G or its moving average) as a SavedModel with serving
+    signatures and warmup requests.
 
     Args:
         gan: a ganzoo `GAN`.
@@ -73,7 +80,7 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
         )
     functions = serving_functions(gan)
     archive = keras.export.ExportArchive()
-    archive.track(gan.generator)
+    archive.track(gan.inference_generator)
     if set(functions) - set(GENERATOR_SIGNATURES):
         # Extra signatures (ssgan's `classify`) read the discriminator's variables.
         archive.track(gan.discriminator)
@@ -117,7 +124,7 @@ def serving_functions(gan):
     if hasattr(gan, "serving_signatures"):
         functions = dict(gan.serving_signatures())
     else:
-        generator = gan.generator
+        generator = gan.inference_generator
 
         def serving_default(latent):
             return {"images": generator(latent, training=False)}
@@ -227,40 +234,45 @@ def write_models_config(path, models_root, base_path=None):
     return names
 
 
-def main(argv=None):
-    """`python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`."""
-    import argparse
+def define_flags():
+    """Defines this command's absl flags; called by `run`, not at import (see `ganzoo.cli`)."""
+    flags.DEFINE_string("model_dir", None, "Run directory or .keras file.")
+    flags.DEFINE_string("export_dir", None,
+                        "TF Serving version directory, e.g. export/models/dcgan/1.")
+    flags.mark_flags_as_required(["model_dir", "export_dir"])
+    flags.DEFINE_bool("overwrite", False, "Replace an existing export.")
+    flags.DEFINE_string("models_config", None,
+                        "Also write a model_config_list for every model next to this one.")
+    flags.DEFINE_string("serving_base_path", None,
+                        "The models root as the server sees it (e.g. /models).")
+    flags.DEFINE_integer("max_images_per_request", DEFAULT_MAX_IMAGES_PER_REQUEST,
+                         "Most images (num_images, or batch rows) one request may ask for; "
+                         "larger requests are refused.")
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--model_dir", required=True, help="Run directory or .keras file.")
-    parser.add_argument("--export_dir", required=True,
-                        help="TF Serving version directory, e.g. export/models/dcgan/1.")
-    parser.add_argument("--overwrite", action="store_true", help="Replace an existing export.")
-    parser.add_argument("--models_config", default=None,
-                        help="Also write a model_config_list for every model next to this one.")
-    parser.add_argument("--serving_base_path", default=None,
-                        help="The models root as the server sees it (e.g. /models).")
-    parser.add_argument("--max_images_per_request", type=int,
-                        default=DEFAULT_MAX_IMAGES_PER_REQUEST,
-                        help="Most images (num_images, or batch rows) one request may ask "
-                             "for; larger requests are refused. Default: %(default)s.")
-    args = parser.parse_args(argv)
+
+def main(argv):
+    """`python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`."""
+    del argv  # `cli.parse_flags` refuses positional arguments
     from ganzoo.loading import load_gan
 
     try:
-        gan = load_gan(args.model_dir, compile=False)
-        path = export_generator(gan, args.export_dir, overwrite=args.overwrite,
-                                max_images_per_request=args.max_images_per_request)
+        gan = load_gan(FLAGS.model_dir, compile=False)
+        path = export_generator(gan, FLAGS.export_dir, overwrite=FLAGS.overwrite,
+                                max_images_per_request=FLAGS.max_images_per_request)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from None
+        cli.fail(e)
     print(f"Exported {type(gan).__name__} generator to {path} "
           f"(signatures: {', '.join(serving_functions(gan))}; at most "
-          f"{args.max_images_per_request} images per request)")
-    if args.models_config:
+          f"{FLAGS.max_images_per_request} images per request)")
+    if FLAGS.models_config:
         root = os.path.dirname(os.path.dirname(files.abspath(path).rstrip("/")))
-        names = write_models_config(args.models_config, root, args.serving_base_path)
-        print(f"Wrote {args.models_config} ({', '.join(names)})")
+        names = write_models_config(FLAGS.models_config, root, FLAGS.serving_base_path)
+        print(f"Wrote {FLAGS.models_config} ({', '.join(names)})")
+
+
+def run():
+    cli.run(main, define_flags)
 
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -3,8 +3,7 @@ and replica-independent training noise (`StatelessNoise`).
 
 From Salimans et al. 2016, "Improved Techniques for Training GANs",
 https://arxiv.org/abs/1606.03498 (sec. 3.2 minibatch discrimination, sec. 3.4
-virtual batch normalisation), and Karras et al. 2018, "Progressive Growing of
-GANs", https://arxiv.org/abs/1710.10196 (sec. 3, minibatch standard deviation).
+virtual batch normalisation).
 
 Every layer works on the examples of *one* call: under `tf.distribute` that is
 the per-replica batch, which is also what the papers' single-device code saw.
@@ -92,52 +91,6 @@ class MinibatchDiscrimination(keras.layers.Layer):
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
-        return config
-
-
-@keras.saving.register_keras_serializable(package="ganzoo")
-class MinibatchStdDev(keras.layers.Layer):
-    """Appends the minibatch standard deviation as one feature (Karras et al. 2018, sec. 3).
-
-    The batch is split into groups of `group_size` examples (example `i` joins
-    group `i mod (N / group_size)`, as in the authors' code); within each group the
-    standard deviation of every feature is averaged into one number, which is
-    appended to each example of the group as an extra channel. A cheap,
-    parameter-free alternative to minibatch discrimination.
-
-    Args:
-        group_size: int. Examples per group; the batch size must be a multiple
-            of it, or smaller (then the whole batch is one group). Defaults to 4.
-        epsilon: float. Added to the variance before the square root. Defaults to 1e-8.
-
-    Input shape: `[N, ..., C]`, channels last. Output shape: `[N, ..., C + 1]`.
-    """
-
-    def __init__(self, group_size=4, epsilon=1e-8, **kwargs):
-        super().__init__(**kwargs)
-        self.group_size = int(group_size)
-        self.epsilon = float(epsilon)
-
-    def call(self, inputs):
-        n = inputs.shape[0]
-        g = self.group_size if n is None else min(self.group_size, n)
-        rest = tuple(inputs.shape[1:])
-        x = ops.cast(inputs, "float32")
-        y = ops.reshape(x, (g, -1) + rest)  # [G, M, ...]
-        y = y - ops.mean(y, axis=0, keepdims=True)
-        std = ops.sqrt(ops.mean(ops.square(y), axis=0) + self.epsilon)  # [M, ...]
-        std = ops.mean(std, axis=tuple(range(1, len(rest) + 1)))  # [M]
-        std = ops.reshape(std, (1, -1) + (1,) * len(rest))
-        std = ops.tile(std, (g, 1) + rest[:-1] + (1,))  # [G, M, ..., 1]
-        std = ops.reshape(std, (-1,) + rest[:-1] + (1,))
-        return ops.concatenate([inputs, ops.cast(std, inputs.dtype)], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (input_shape[-1] + 1,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(group_size=self.group_size, epsilon=self.epsilon)
         return config
 
 

@@ -80,7 +80,7 @@ def load_generator(path):
     import ganzoo.models  # noqa: F401
 
     model = keras.models.load_model(resolve_model_file(path), compile=False)
-    return getattr(model, "generator", model)
+    return getattr(model, "inference_generator", model)
 
 
 def _saved_model_generator(path):

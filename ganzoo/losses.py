@@ -20,7 +20,6 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-import keras
 import tensorflow as tf
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -291,23 +290,6 @@ def get_loss(name: str) -> LossPair:
 # --- Penalties -----------------------------------------------------------------------------
 
 
-def interpolation_weights(batch_size, seed) -> tf.Tensor:
-    """Draws WGAN-GP interpolation weights, uniform on `[0, 1]`, one per example.
-
-    Pass the model's `keras.random.SeedGenerator` inside `train_step`: an int seed
-    is stateless and yields the same weights on every call.
-    Reference: Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028 (Alg. 1).
-
-    Args:
-        batch_size: int or scalar int tensor. Number of examples `B`.
-        seed: `keras.random.SeedGenerator` or int.
-
-    Returns:
-        float32 tensor `[B]`.
-    """
-    return keras.random.uniform((batch_size,), minval=0.0, maxval=1.0, seed=seed)
-
-
 def gradient_penalty(
     critic_fn: Callable[[tf.Tensor], tf.Tensor],
     real,
@@ -333,7 +315,8 @@ def gradient_penalty(
             (if it returns a tuple/list, the first element is used).
         real: float tensor `[B, ...]`. Real data.
         fake: float tensor `[B, ...]`, same shape. Generated data.
-        alpha: float tensor `[B]`. Interpolation weights, see `interpolation_weights`.
+        alpha: float tensor `[B]`. Interpolation weights, uniform on [0, 1], one per
+            example (the paper's Algorithm 1; `WGANGP` draws them in its train step).
         one_sided: bool. Penalise only norms above `target`. Defaults to `False`.
         target: float. Target gradient norm. Defaults to `1.0`.
         epsilon: float. Added under the square root for stability. Defaults to `1e-12`.
@@ -343,8 +326,8 @@ def gradient_penalty(
 
     Example:
     ```python
-    alpha = interpolation_weights(tf.shape(real)[0], self.seed_generator)
-    gp = gradient_penalty(self.discriminator, real, fake, alpha)
+    alpha = keras.random.uniform((batch_size,), seed=seed_generator)  # a SeedGenerator
+    gp = gradient_penalty(discriminator, real, fake, alpha)
     ```
     """
     real = tf.convert_to_tensor(real)

@@ -240,12 +240,13 @@ def evaluate_preset(gan, path, seed=0):
 
     Digits-domain FID/KID/IS and class histogram via the shipped digits
     classifier on `EVAL_SAMPLES` samples of `seed` against the real test split,
-    and the family's own `run_report` (class accuracy for cgan/acgan, matched
-    code accuracy for infogan, test error for ssgan).
+    and the family's own report (`ganzoo.tasks.Task.report`: class accuracy for
+    cgan/acgan, matched code accuracy for infogan, test error for ssgan).
     """
     from ganzoo import data
     from ganzoo.evaluate import evaluate
     from ganzoo.loading import load_run_config
+    from ganzoo.tasks import get_task
 
     config = load_run_config(path)
     result = evaluate(path, EVAL_METRICS, num_samples=EVAL_SAMPLES, seed=seed, gan=gan,
@@ -253,7 +254,8 @@ def evaluate_preset(gan, path, seed=0):
     result["card"].pop("run")
     _, spec = data.load(config.data.name, "train", config.data.image_size,
                         config.data.data_dir)
-    report = {k: v for k, v in gan.run_report(config, spec).items() if not k.endswith("_history")}
+    task_report = get_task(config.model.name).report(gan, config, spec)
+    report = {k: v for k, v in task_report.items() if not k.endswith("_history")}
     return {**result, "report": report}
 
 

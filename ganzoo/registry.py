@@ -1,4 +1,11 @@
-"""One registry of GAN models, keyed by the name users pass to `--model`."""
+"""One registry of GAN models, keyed by the name users pass to `--model`.
+
+A leaf: it imports none of the models it holds (Model Garden's
+`official/core/registry.py`). Each family registers itself when its module is
+imported, and `import ganzoo` (run first by any `import ganzoo.<module>`,
+this one included) imports `ganzoo.models`, so every family is registered
+before `get_model` can be called.
+"""
 
 import keras
 
@@ -42,7 +49,6 @@ def get_model(name):
     Raises:
         ValueError: for an unknown name; the message lists every known name.
     """
-    _import_models()
     if name not in _MODELS:
         raise ValueError(
             f"Unknown model {name!r}. Known models: {', '.join(list_models())}."
@@ -52,10 +58,4 @@ def get_model(name):
 
 def list_models():
     """Sorted names of every registered model."""
-    _import_models()
     return sorted(_MODELS)
-
-
-def _import_models():
-    # Importing the package runs every model module's @register_model.
-    import ganzoo.models  # noqa: F401

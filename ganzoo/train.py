@@ -19,6 +19,8 @@ import sys
 
 from absl import app, flags, logging
 
+from ganzoo import cli
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (default: dcgan).")
 flags.DEFINE_string("dataset", None, "digits (offline), a TFDS name, or folder:PATH.")
@@ -79,8 +81,7 @@ def main(argv):
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         if type(e).__module__.startswith(("tensorflow", "keras")):
             raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        cli.fail(e)
     print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s -> {model_dir}")
     print(f"  samples: {model_dir}/samples.png   model: {model_dir}/model.keras   "
           f"SavedModel: {model_dir}/saved_model/1")
@@ -91,7 +92,7 @@ def _slug(name):
 
 
 def run():
-    app.run(main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

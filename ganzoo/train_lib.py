@@ -41,6 +41,7 @@ from ganzoo import (
     precision,
     preemption,
     run_dir,
+    tasks,
     validation,
 )
 from ganzoo import config as config_lib
@@ -114,7 +115,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
 
     Raises:
         ConfigError: the config, or the data for this model family
-            (`GAN.data_requirements`), is wrong; the run directory is untouched.
+            (`Task.data_requirements`), is wrong; the run directory is untouched.
         preemption.Preempted: SIGTERM/SIGINT arrived; the run saved a checkpoint
             at the step it stopped after (rerun to resume).
 
@@ -135,14 +136,19 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     dataset, spec = data.load(config.data.name, "train", config.data.image_size,
                               config.data.data_dir)
     dataset, spec = data.select_classes(dataset, spec, config.data.classes)
+    dataset, spec = data.select_examples(dataset, spec, config.data.max_examples)
     validation.check_dataset(dataset, spec)
-    validation.check_requirements(get_model(config.model.name), config, spec, dataset)
+    # The family's pipeline, callbacks and report for this run (`ganzoo.tasks`).
+    task = tasks.get_task(config.model.name)
+    validation.check_requirements(task, config, spec, dataset)
     # Only the chief writes the run directory; other workers write a scratch copy.
     shared_dir, model_dir = model_dir, distribute.worker_dir(strategy, model_dir)
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
     _check_init_from(t.init_from, model_dir)
-    jit = t.jit_compile if t.jit_compile is not None else default_jit_compile(strategy)
+    jit, jit_reason = fast_path(strategy)
+    if t.jit_compile is not None:
+        jit, jit_reason = t.jit_compile, "set by train.jit_compile"
     ckpt_dir = os.path.join(model_dir, "checkpoints")
     # Resumed runs too: tf.data's shuffle order depends on the global seed.
     keras.utils.set_random_seed(t.seed)
@@ -171,7 +177,10 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     with preemption.SignalWatcher() as watcher:
         run_dir.quarantine(corrupt)
         run_dir.remove_temporary_files(ckpt_dir)
-        _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()))
+        _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()),
+                         speed={"jit_compile": bool(jit), "jit_compile_reason": jit_reason,
+                                "mixed_precision": t.mixed_precision,
+                                "mixed_precision_reason": _precision_reason(t)})
         writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
         guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
         checkpoint = run_dir.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints,
@@ -182,7 +191,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             callbacks.Scalars(writer),
             callbacks.SampleGrid(model_dir, t.sample_every, writer, seed=t.seed),
             checkpoint,
-            *gan.extra_callbacks(config, spec, model_dir, writer),
+            *task.callbacks(gan, config, spec, model_dir, writer),
             *extra_callbacks,
             stopper,
         ]
@@ -196,7 +205,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             if t.steps - step < spe or step % spe:
                 epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
             pipeline = distribute.distribute_options(
-                type(gan).make_pipeline(dataset, spec, config, skip_batches=step), strategy)
+                task.make_pipeline(dataset, spec, config, skip_batches=step), strategy)
             history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
                               steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
             if guard.tripped:  # stop: raises; rollback: continues from the last good checkpoint
@@ -209,7 +218,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         step = int(gan.g_optimizer.iterations.numpy())
         if watcher.received:  # after the last step's check: skip the optional report
             _preempted(gan, checkpoint, watcher, writer, lock, shared_dir, model_dir)
-        report = _write_report(gan, config, spec, model_dir, writer)
+        report = _write_report(task, gan, config, spec, model_dir, writer)
         run_dir.update_run_json(model_dir, {"ended": {"reason": "completed", "step": step,
                                                       "time": _now()}})
         lock.release()
@@ -236,14 +245,15 @@ def _preempted(gan, checkpoint, watcher, writer, lock, shared_dir, model_dir):
     raise preemption.Preempted(reason, step, path, shared_dir)
 
 
-def _write_report(gan, config, spec, model_dir, writer):
-    """`gan.run_report` into report.json and TensorBoard; a failing report only warns.
+def _write_report(task, gan, config, spec, model_dir, writer):
+    """`task.report` into report.json and TensorBoard; a failing report only warns.
 
     The model is trained and saved by now, so no measurement may turn the run
-    into an error: one that raises is recorded under `skipped` instead.
+    into an error: one that raises is recorded under `skipped` instead (as
+    "run_report", the name report.json has always used for it).
     """
     try:
-        report = gan.run_report(config, spec)
+        report = task.report(gan, config, spec)
     except Exception as e:  # noqa: BLE001 (any failure of an optional measurement)
         logging.exception("The end-of-run report failed")
         report = {"skipped": {"run_report": f"{type(e).__name__}: {e}"}}
@@ -289,17 +299,30 @@ def default_jit_compile(strategy):
     16px DCGAN, 78 vs 55 img/s at 64px. With oneDNN off, XLA doubles speed;
     on GPUs it is the usual win. XLA fails with multi-replica CPU strategies.
     """
+    return fast_path(strategy)[0]
+
+
+def fast_path(strategy):
+    """`(jit_compile, reason)`: the default of `train.jit_compile` here, and why.
+
+    `train_lib.run` records both in run.json (`"speed"`), with the precision mode.
+    """
     if tf.config.list_physical_devices("GPU"):
-        return True
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
-    return not onednn and strategy.num_replicas_in_sync == 1
+        return True, "a GPU: XLA fuses the step's kernels"
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
+        if strategy.num_replicas_in_sync > 1:
+            return False, "XLA does not support multi-replica CPU strategies"
+        return True, "CPU with oneDNN off: XLA was about 2x graph mode (tools/benchmark.py)"
+    return False, ("CPU with oneDNN on: graph mode beat XLA, whose CPU code does not use "
+                   "oneDNN (tools/benchmark.py, --grid)")
 
 
 def set_steps_from_epochs(config, epochs):
     """Sets `train.steps` to cover `epochs` passes over the training split."""
     dataset, spec = data.load(config.data.name, "train", config.data.image_size,
                               config.data.data_dir)
-    _, spec = data.select_classes(dataset, spec, config.data.classes)
+    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
+    _, spec = data.select_examples(dataset, spec, config.data.max_examples)
     if not spec.num_examples:
         raise config_lib.ConfigError(
             f"--epochs needs the data set size, unknown for {config.data.name!r}; use --steps."
@@ -312,7 +335,9 @@ def build_model(config, spec):
     """Builds an uncompiled model of `config.model.name` for data described by `spec`."""
     cls = get_model(config.model.name)
     return cls.from_data_spec(spec, config.model, seed=config.train.seed,
-                              d_steps=config.train.d_steps)
+                              d_steps=config.train.d_steps, ema_decay=config.train.ema_decay,
+                              ema_start=config.train.ema_start,
+                              diffaugment=config.train.diffaugment)
 
 
 def make_optimizer(opt):
@@ -337,7 +362,14 @@ def finish_run(gan, model_dir, seed=0):
     export.export_generator(gan, os.path.join(model_dir, "saved_model", "1"), overwrite=True)
 
 
-def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
+def _precision_reason(train):
+    if train.mixed_precision != "off":
+        return "set by train.mixed_precision"
+    return ("float32 by default: bf16 is faster on CPUs with AVX-512 bf16, but no training run "
+            "has shown it keeps sample quality (README, Mixed precision)")
+
+
+def _prepare_run_dir(config, model_dir, write=True, resumed_step=0, speed=None):
     """Checks that a resumed run's config is compatible and no live process holds
     the directory; with `write`, creates it and writes config.yaml and run.json."""
     path = os.path.join(model_dir, "config.yaml")
@@ -364,6 +396,7 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0):
         return
     files.atomic_write(path, config_lib.to_yaml(config))
     run_dir.write_run_json(model_dir, {"resumed_from_step": resumed_step,
-                                       "deterministic": config.train.deterministic})
+                                       "deterministic": config.train.deterministic,
+                                       **({"speed": speed} if speed else {})})
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.config import ModelConfig
+from ganzoo.config import ModelConfig, set_value
 from ganzoo.data import DataSpec
 from ganzoo.registry import get_model
 
@@ -29,8 +29,8 @@ def build_tiny(name, seed=0, **options):
     spec = spec_for(cls)
     config = ModelConfig(name=name, width=8, latent_dim=8, options=dict(options))
     for key, value in cls.default_overrides.items():
-        if key.startswith("model."):
-            setattr(config, key.split(".", 1)[1], value)
+        if key.startswith("model."):  # nested keys too (`model.discriminator.norm`)
+            set_value(config, key.split(".", 1)[1], value)
     config.width, config.latent_dim = 8, 8
     gan = cls.from_data_spec(spec, config, seed=seed)
     return gan, spec

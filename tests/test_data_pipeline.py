@@ -109,3 +109,37 @@ def test_unknown_size_falls_back_to_a_buffer():
     assert data.source_of(ds) is None
     x, _ = next(iter(data.train_pipeline(ds, 100, seed=0)))
     assert sorted(x.numpy().tolist()) == list(range(100))
+
+
+@pytest.mark.parametrize("kind", ["in-memory copy", "per-example source"])
+def test_max_examples_keeps_a_fixed_nested_random_subset(kind):
+    from ganzoo.config import ConfigError
+
+    ds = sorted_source(kind, n=1000)
+    spec = data.DataSpec("sorted", (1,), CLASSES, 1000)
+
+    def values(n):
+        subset, sub_spec = data.select_examples(ds, spec, n)
+        assert sub_spec.num_examples == n and int(subset.cardinality()) == n
+        return [int(x[0]) for x, _ in subset.as_numpy_iterator()]
+
+    small, large = values(100), values(300)
+    assert small == sorted(set(small)) and len(small) == 100  # distinct, in data order
+    assert set(small) <= set(large) and small == values(100)  # nested, fixed
+    assert 30 < sum(v < 500 for v in large) < 270  # spread over the sorted data
+    x, _ = next(iter(data.train_pipeline(data.select_examples(ds, spec, 100)[0], 100, 0)))
+    assert sorted(x[:, 0].numpy().astype(int).tolist()) == small  # one epoch: the subset
+    assert data.select_examples(ds, spec, None) == (ds, spec)
+    with pytest.raises(ConfigError, match="data.max_examples.*1000"):
+        data.select_examples(ds, spec, 1001)
+
+
+def test_max_examples_is_validated_and_applied_by_the_run():
+    from ganzoo import train_lib
+    from ganzoo.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data.max_examples"):
+        train_lib.resolve_config("dcgan", overrides=["data.max_examples=0"])
+    config = train_lib.resolve_config("dcgan", overrides=["data.max_examples=320"])
+    train_lib.set_steps_from_epochs(config, 2)
+    assert config.train.steps == 2 * 320 // config.train.batch_size

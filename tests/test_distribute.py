@@ -43,6 +43,12 @@ STEPS = 2
 # (a doubled gradient changed the critic's update by 1%). With c = 1 the clip is
 # applied but does not bind; clipping is element-wise, the same on any device count.
 OPTIONS = {"wgan": {"clip_value": 1.0}}
+# Cases beyond one per family: (name, case id, options).
+EXTRA_CASES = [("dcgan", "dcgan_ema", {"ema_decay": 0.5}),
+               # Augmentation parameters are drawn for the global batch and sliced.
+               ("dcgan", "dcgan_diffaugment", {"diffaugment": "color,translation,cutout"})]
+CASES = ([pytest.param(n, OPTIONS.get(n, {}), id=n) for n in ganzoo.list_models()]
+         + [pytest.param(n, options, id=case) for n, case, options in EXTRA_CASES])
 
 
 def _groups(gan):
@@ -50,7 +56,8 @@ def _groups(gan):
     groups = {"generator": gan.generator.trainable_weights,
               "discriminator": gan.discriminator.trainable_weights,
               "statistics": gan.generator.non_trainable_weights
-              + gan.discriminator.non_trainable_weights}
+              + gan.discriminator.non_trainable_weights,
+              "ema": gan.ema_generator.weights if gan.ema_generator is not None else []}
     return {k: v for k, v in groups.items() if v}
 
 
@@ -63,9 +70,10 @@ def _relative_errors(before, reference, other):
     return {k: relative_update_error(before[k], reference[k], other[k]) for k in before}
 
 
-def _build(strategy, name):
+def _build(strategy, name, options=None):
     with strategy.scope():
-        gan, _ = build_tiny(name, seed=4, **OPTIONS.get(name, {}))
+        gan, _ = build_tiny(name, seed=4, **(OPTIONS.get(name, {}) if options is None
+                                             else options))
         loss = type(gan).default_overrides.get("train.loss", "non_saturating")
         # jit off: XLA does not support multi-replica CPU strategies.
         gan.compile(d_optimizer=keras.optimizers.SGD(LEARNING_RATE),
@@ -104,8 +112,8 @@ def _data(name):
     return tiny_batch(spec, batch_size=8 * probe.d_steps)
 
 
-@pytest.mark.parametrize("name", ganzoo.list_models())
-def test_two_replicas_match_one_device(name, mirrored_strategy):
+@pytest.mark.parametrize("name, options", CASES)
+def test_two_replicas_match_one_device(name, options, mirrored_strategy):
     """Updates agree within `RTOL`, and a doubled gradient misses by >= 100 `RTOL`.
 
     The doubled gradient is the per-replica loss bug, reproduced on the same
@@ -116,9 +124,9 @@ def test_two_replicas_match_one_device(name, mirrored_strategy):
     equivalence with the bug itself.
     """
     x, y = _data(name)
-    single = _build(tf.distribute.get_strategy(), name)
+    single = _build(tf.distribute.get_strategy(), name, options)
     single.run_eagerly = True  # the reference: no trace (the graph step is the 2-replica one)
-    mirrored = _build(mirrored_strategy, name)
+    mirrored = _build(mirrored_strategy, name, options)
     before = _snapshot(single)
     _assert_same_weights(before, _snapshot(mirrored))
     _fit(single, x, y)

@@ -57,21 +57,30 @@ def test_default_limit_is_1024_images_per_request(exported):
         loaded.signatures["serving_default"](latent=tf.zeros([1025, gan.latent_dim]))
 
 
-def test_cli_sets_the_limit(exported, tmp_path, capsys):
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "ganzoo.export", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_sets_the_limit(exported, tmp_path):
     gan, _ = exported
     gan.save(tmp_path / "gan.keras")
     path = tmp_path / "models" / "dcgan" / "1"
-    export.main(["--model_dir", str(tmp_path / "gan.keras"), "--export_dir", str(path),
-                 "--max_images_per_request", "3"])
-    assert "at most 3 images per request" in capsys.readouterr().out
+    proc = _cli("--model_dir", str(tmp_path / "gan.keras"), "--export_dir", str(path),
+                "--max_images_per_request", "3", "--models_config", str(tmp_path / "m.config"),
+                "--serving_base_path", "/models")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "at most 3 images per request" in proc.stdout
+    assert 'base_path: "/models/dcgan"' in (tmp_path / "m.config").read_text()
     loaded = tf.saved_model.load(str(path))
     assert int(loaded.max_images_per_request[0].numpy()) == 3
     with pytest.raises(tf.errors.InvalidArgumentError, match="more than 3"):
         loaded.signatures["generate_from_seed"](seed=tf.constant(0, tf.int64),
                                                 num_images=tf.constant(4))
-    with pytest.raises(SystemExit, match="max_images_per_request"):
-        export.main(["--model_dir", str(tmp_path / "gan.keras"), "--export_dir",
-                     str(tmp_path / "other" / "1"), "--max_images_per_request", "0"])
+    proc = _cli("--model_dir", str(tmp_path / "gan.keras"), "--export_dir",
+                str(tmp_path / "other" / "1"), "--max_images_per_request", "0")
+    assert proc.returncode == 2 and "error: max_images_per_request" in proc.stderr, proc.stderr
+    assert not os.path.exists(tmp_path / "other" / "1")
 
 
 def test_export_never_overwrites_silently(exported):

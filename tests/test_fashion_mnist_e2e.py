@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganzoo import evaluate, export
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -32,9 +30,12 @@ def test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan(tmp_path):
     for name in ("samples.png", "model.keras", "config.yaml", "saved_model/1/saved_model.pb"):
         assert (run / name).exists(), name
 
-    # The README's evaluate and export lines, in this process (one TensorFlow import);
-    # 10,000 samples, as tools/fashion_mnist_table.py scores them.
-    evaluate.main([f"--model_dir={run}", "--metrics=fid,kid,pr,classes", "--num_samples=10000"])
+    # The README's evaluate and export lines; 10,000 samples, as
+    # tools/fashion_mnist_table.py scores them.
+    cmd = [sys.executable, "-m", "ganzoo.evaluate", "--model_dir", str(run),
+           "--metrics", "fid,kid,pr,classes", "--num_samples=10000"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run / "metrics.json").read_text())
     scores = result["metrics"]
     print(json.dumps(scores))
@@ -45,7 +46,10 @@ def test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan(tmp_path):
     assert scores["fid"] < 1150
 
     export_dir = tmp_path / "export" / "1"
-    export.main([f"--model_dir={run}", f"--export_dir={export_dir}"])
+    cmd = [sys.executable, "-m", "ganzoo.export", "--model_dir", str(run),
+           "--export_dir", str(export_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     served = tf.saved_model.load(str(export_dir)).signatures["generate_from_seed"]
     images = served(seed=tf.constant(0, tf.int64), num_images=tf.constant(4))["images"]
     assert images.shape == (4, 28, 28, 1)

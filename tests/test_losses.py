@@ -10,7 +10,6 @@ Hand arithmetic used below (softplus(x) = log(1 + e^x)):
 and softplus(x) - softplus(-x) = x.
 """
 
-import keras
 import numpy as np
 import pytest
 import scipy.special
@@ -198,9 +197,14 @@ def _data(batch=4, seed=0):
     return [rng.normal(size=(batch, 2, 3)).astype(np.float32) for _ in range(2)]
 
 
+def _alpha(batch, seed):
+    """Interpolation weights, uniform on [0, 1], one per example (as WGANGP draws them)."""
+    return np.random.default_rng(seed).uniform(size=batch).astype(np.float32)
+
+
 def test_gradient_penalty_linear_critic_golden():
     real, fake = _data()
-    alpha = losses.interpolation_weights(4, seed=1)
+    alpha = _alpha(4, seed=1)
     # grad of sum(w * x_hat) is w for every example: ||g|| = ||w|| whatever alpha is.
     gp = losses.gradient_penalty(_linear_critic(W), real, fake, alpha)
     assert gp.shape == (4,)
@@ -243,7 +247,7 @@ def test_gradient_penalty_matches_tfgan(li):
             one_sided=one_sided,
         )
 
-    alpha = losses.interpolation_weights(4, seed=2)
+    alpha = _alpha(4, seed=2)
     for target, one_sided in [(1.0, False), (0.5, True), (2.0, False)]:
         ours = losses.gradient_penalty(
             _linear_critic(w), real, fake, alpha, one_sided, target, epsilon=1e-10
@@ -255,7 +259,7 @@ def test_gradient_penalty_matches_tfgan(li):
 @pytest.mark.parametrize("compiled", [False, True])
 def test_gradient_penalty_differentiable_wrt_critic(compiled):
     real, fake = _data()
-    alpha = losses.interpolation_weights(4, seed=3)
+    alpha = _alpha(4, seed=3)
     w = tf.Variable(W)
 
     def grad():
@@ -270,7 +274,7 @@ def test_gradient_penalty_differentiable_wrt_critic(compiled):
 
 def test_gradient_penalty_second_order_finite_at_zero_gradient():
     real, fake = _data()
-    alpha = losses.interpolation_weights(4, seed=4)
+    alpha = _alpha(4, seed=4)
     w = tf.Variable(tf.zeros_like(W))  # critic gradient is exactly 0
     with tf.GradientTape() as tape:
         gp = tf.reduce_mean(losses.gradient_penalty(_linear_critic(w), real, fake, alpha))
@@ -286,17 +290,6 @@ def test_gradient_penalty_second_order_finite_at_zero_gradient():
         naive = tf.sqrt(tf.reduce_sum(tf.square(inner.gradient(out, x)), axis=[1, 2]))
         naive = tf.reduce_mean(tf.square(naive - 1.0))
     assert np.isnan(tape.gradient(naive, w)).any()
-
-
-def test_interpolation_weights():
-    a = losses.interpolation_weights(64, seed=7).numpy()
-    assert a.shape == (64,) and a.dtype == np.float32
-    assert a.min() >= 0.0 and a.max() <= 1.0  # uniform, not the keras.io normal draw
-    assert len(np.unique(a)) == 64  # one per example, not one scalar broadcast
-    _close(losses.interpolation_weights(64, seed=7), a)  # int seed: reproducible
-    gen = keras.random.SeedGenerator(7)
-    first = losses.interpolation_weights(8, seed=gen).numpy()
-    assert not np.allclose(first, losses.interpolation_weights(8, seed=gen))  # stateful
 
 
 # --- Mutual information penalty ----------------------------------------------------------

@@ -22,7 +22,8 @@ from ganzoo import train_lib, validation
 from ganzoo.config import ConfigError
 from ganzoo.data import DataSpec
 from ganzoo.data.digits import digits_arrays
-from ganzoo.registry import get_model, list_models
+from ganzoo.registry import list_models
+from ganzoo.tasks import get_task
 
 TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps_per_epoch=2",
         "train.sample_every=1000", "train.checkpoint_every=2", "train.jit_compile=false"]
@@ -73,13 +74,13 @@ def test_unmet_requirement_names_the_need_and_the_fix(folders):
 def test_families_declare_what_they_need():
     config = train_lib.resolve_config("dcgan")
     for name in list_models():  # every family answers, most with "nothing"
-        assert isinstance(get_model(name).data_requirements(config), validation.Requirements)
+        assert isinstance(get_task(name).data_requirements(config), validation.Requirements)
     for name in ("cgan", "acgan"):
-        assert get_model(name).data_requirements(config).labels
-    ssgan = get_model("ssgan").data_requirements(
+        assert get_task(name).data_requirements(config).labels
+    ssgan = get_task("ssgan").data_requirements(
         train_lib.resolve_config("ssgan", overrides=["model.options.labels_per_class=3"]))
     assert ssgan.labels and ssgan.examples_per_class == 3 and ssgan.splits == ("test",)
-    infogan = get_model("infogan")
+    infogan = get_task("infogan")
     assert infogan.data_requirements(config) == validation.Requirements()
     assert set(infogan.report_requirements(config)) == {"code_accuracy", "q_test_accuracy"}
 
@@ -109,10 +110,10 @@ def test_infogan_without_a_test_split_trains_and_skips_that_measurement(folders,
 
 
 def test_a_failing_report_only_warns(tmp_path, monkeypatch, capsys):
-    def broken(self, config, spec):
+    def broken(self, gan, config, spec):
         raise OSError("the metrics server is down")
 
-    monkeypatch.setattr(get_model("dcgan"), "run_report", broken)
+    monkeypatch.setattr(type(get_task("dcgan")), "report", broken)
     run = str(tmp_path / "run")
     result = train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY + ["train.steps=2"]),
                            run, verbose=0)

@@ -76,8 +76,13 @@ def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
     result = train_lib.run(train_lib.resolve_config("dcgan", overrides=overrides[:-1] + [
         "train.steps=4"]), run_dir, verbose=0)
     with open(os.path.join(run_dir, "run.json")) as f:
-        assert json.load(f)["resumed_from_step"] == 3
+        record = json.load(f)
+    assert record["resumed_from_step"] == 3
     assert result["steps"] == 4
+    # The fast-path choice and its reason (CPU, oneDNN on here: graph mode, float32).
+    speed = record["speed"]
+    assert speed["jit_compile"] is False and "oneDNN" in speed["jit_compile_reason"]
+    assert speed["mixed_precision"] == "off" and "bf16" in speed["mixed_precision_reason"]
 
 
 def test_resume_with_incompatible_config_is_refused_and_keeps_the_run(tmp_path):

@@ -129,6 +129,10 @@ def run_ganzoo(job):
            "report": result.get("report") or {}, "model_dir": model_dir}
     if family != "ssgan":
         out.update(score(gan.generate(NUM_SAMPLES, seed=0)))
+        if gan.ema_generator is not None:  # the same run's G without the average
+            average, gan.ema_generator = gan.ema_generator, None
+            out["without_ema"] = score(gan.generate(NUM_SAMPLES, seed=0))
+            gan.ema_generator = average
     return out
 
 
@@ -368,37 +372,53 @@ def main():
         _worker_main(args.worker)
         return
     json_path = os.path.join(RESULTS, "fashion_mnist.json")
-    results = []
-    if os.path.exists(json_path):
-        with open(json_path) as f:
-            results = json.load(f)["runs"]
+    results = read_results(json_path)
     if not args.render:
         families = [f for f in args.families.split(",") if f]
         unknown = sorted(set(families) - set(FAMILIES))
         if unknown:
             parser.error(f"unknown --families {unknown}; choose from {', '.join(FAMILIES)}")
         seeds = [int(s) for s in args.seeds.split(",")]
-        machine = dict(machine_info(), note=args.note)
         variants = [v for v in args.ssgan_variants.split(",") if v]
         if set(variants) - set(SSGAN_VARIANTS):
             parser.error(f"unknown --ssgan_variants; choose from {', '.join(SSGAN_VARIANTS)}")
-        for job in jobs_for(families, seeds, args.steps, not args.no_twins, variants):
-            print(f"running {job['name']} ({job['framework']}) ...", flush=True)
-            out = run_job(job)
-            out["machine"] = machine
-            print(f"  fid={out.get('fid')} report={out.get('report')} "
-                  f"train={out['train_seconds']:.0f}s", flush=True)
-            results = [r for r in results if r["job"] != job] + [out]
-            _write(json_path, results)
-    _write(json_path, results)
+        jobs = jobs_for(families, seeds, args.steps, not args.no_twins, variants)
+        results = run_jobs(jobs, results, json_path, args.note, render)
+    write_results(json_path, results, render)
 
 
-def _write(json_path, results):
-    os.makedirs(RESULTS, exist_ok=True)
+def read_results(json_path):
+    """The runs recorded in `json_path` (none if it does not exist)."""
+    if not os.path.exists(json_path):
+        return []
+    with open(json_path) as f:
+        return json.load(f)["runs"]
+
+
+def run_jobs(jobs, results, json_path, note, render_fn):
+    """Runs each job in its own process (`run_job`); its row replaces the same job's.
+
+    The JSON and its Markdown (`render_fn(runs)`) are rewritten after every job,
+    so a table can be stopped and continued. Returns the updated runs.
+    """
+    machine = dict(machine_info(), note=note)
+    for job in jobs:
+        print(f"running {job['name']} ({job['framework']}) ...", flush=True)
+        out = run_job(job)
+        out["machine"] = machine
+        print(f"  fid={out.get('fid')} report={out.get('report')} "
+              f"train={out['train_seconds']:.0f}s", flush=True)
+        results = [r for r in results if r["job"] != job] + [out]
+        write_results(json_path, results, render_fn)
+    return results
+
+
+def write_results(json_path, results, render_fn):
+    os.makedirs(os.path.dirname(json_path), exist_ok=True)
     with open(json_path, "w") as f:
         json.dump({"runs": results}, f, indent=1, default=float)
     with open(json_path[:-5] + ".md", "w") as f:
-        f.write(render(results))
+        f.write(render_fn(results))
 
 
 if __name__ == "__main__":

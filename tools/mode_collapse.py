@@ -29,7 +29,7 @@ import time
 import keras
 import numpy as np
 
-from ganzoo import data, train_lib
+from ganzoo import data, tasks, train_lib
 from ganzoo.data import toy
 from ganzoo.metrics import mode_coverage as mc
 
@@ -94,7 +94,7 @@ def train_and_measure(dataset, variant, seed, steps=None, steps_per_execution=50
                 g_optimizer=train_lib.make_optimizer(t.g_optimizer), loss=t.loss,
                 label_smoothing=t.label_smoothing, jit_compile=True,
                 steps_per_execution=steps_per_execution)
-    pipeline = type(gan).make_pipeline(dataset_, spec, config)
+    pipeline = tasks.get_task(config.model.name).make_pipeline(dataset_, spec, config)
     start = time.time()
     gan.fit(pipeline, steps_per_epoch=t.steps, epochs=1, verbose=0)
     seconds = time.time() - start

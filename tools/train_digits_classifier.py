@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo.data.digits import digits_arrays
+from ganzoo.files import sha256_of_file
 from ganzoo.metrics import digits_classifier as dc
 
 
@@ -94,7 +95,7 @@ def main():
     clean.save_weights(weights)
     metadata = {
         "weights_file": weights.name,
-        "sha256": dc.sha256_of_file(weights),
+        "sha256": sha256_of_file(weights),
         "test_accuracy": round(accuracy, 5),
         "features_dim": int(model.get_layer("features").units),
         "training": settings,

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import data
+from ganzoo.files import sha256_of_file
 from ganzoo.metrics import fmnist_classifier as fc
-from ganzoo.metrics.extractors import sha256_of_file
 
 
 def augment(images, seed, max_shift=1):

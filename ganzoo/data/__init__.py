@@ -126,6 +126,52 @@ def select_classes(dataset, spec, classes):
     return dataset, dataclasses.replace(spec, num_examples=count)
 
 
+def select_examples(dataset, spec, max_examples, seed=0):
+    """Keeps a fixed random subset of `max_examples` examples (`data.max_examples`).
+
+    For data-efficiency experiments, such as DiffAugment's (Zhao et al. 2020,
+    https://arxiv.org/abs/2006.10738) 10% of a training split. The subset is the
+    first `max_examples` positions of one seeded permutation (`example_order`), so
+    it depends on the data and `max_examples` alone (not `train.seed`: every run
+    of a comparison sees the same images), and a smaller subset lies inside a
+    larger one. The examples keep the data set's own order.
+
+    Args:
+        dataset: `tf.data.Dataset` of `(example, label)` from `load` (or
+            `select_classes`, whose selection it then subsets).
+        spec: its `DataSpec`.
+        max_examples: int, or None to keep everything.
+        seed: int. Seed of the permutation. Defaults to 0.
+
+    Returns:
+        `(dataset, spec)` with `spec.num_examples == max_examples`.
+
+    Raises:
+        ConfigError: the data has fewer examples, or is too large for memory or of
+            unknown size (no random access).
+    """
+    if max_examples is None:
+        return dataset, spec
+    from ganzoo.config import ConfigError
+
+    source = source_of(dataset)
+    if source is None:
+        raise ConfigError(f"Config key 'data.max_examples' needs a data set of known size "
+                          f"that fits in memory; {spec.name!r} is not one.")
+    if max_examples > source.size:
+        raise ConfigError(f"Config key 'data.max_examples' is {max_examples}, but "
+                          f"{spec.name!r} has only {source.size} examples here.")
+    index = tf.sort(example_order(tf.range(max_examples, dtype=tf.int64), source.size, seed))
+    if source.batched:
+        images, labels = source.fetch(index)
+        subset = tf.data.Dataset.from_tensor_slices((images, labels))
+        subset = with_source(subset, array_source(images, labels))
+    else:
+        subset = tf.data.Dataset.from_tensor_slices(index).map(source.fetch).apply(
+            tf.data.experimental.assert_cardinality(max_examples))
+    return subset, dataclasses.replace(spec, num_examples=int(max_examples))
+
+
 def _import_loaders():
     # Imported lazily so `import ganzoo.data` stays cheap; each module registers itself.
     from ganzoo.data import digits, idx  # noqa: F401

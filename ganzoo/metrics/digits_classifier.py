@@ -15,11 +15,7 @@ import pathlib
 import keras
 import numpy as np
 
-from ganzoo.metrics.extractors import (  # noqa: F401 (sha256_of_file: re-exported)
-    ShippedClassifierExtractor,
-    classifier_head,
-    sha256_of_file,
-)
+from ganzoo.metrics.extractors import ShippedClassifierExtractor, classifier_head
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 16

@@ -19,11 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganzoo import augment, compat, precision, validation
 from ganzoo import losses as losses_lib
-from ganzoo import precision, validation
 
 
-class GAN(keras.Model):
+class GAN(compat.PrebuiltModel):
     """Base class of every ganzoo GAN.
 
     Reference: Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
@@ -49,6 +49,19 @@ class GAN(keras.Model):
             (vectors end to end, images along channels), so it can see a lack of
             diversity. D is built for the packed shape; the per-replica batch must
             be a multiple. 1 (the default) is the plain GAN.
+        ema_decay: float. Keep an exponential moving average of G's weights
+            (Karras et al. 2018, ProGAN; Yazici et al. 2019,
+            https://arxiv.org/abs/1806.04498) with this decay per generator step,
+            in `ema_generator`; samples, `generate`, evaluation and export use it
+            (`inference_generator`). Non-trainable weights (batch-norm statistics)
+            are copied, not averaged. 0 (the default) keeps no average.
+        ema_start: int. Generator steps before averaging starts; until then the
+            average is a copy of G. Defaults to 0 (the first step copies).
+        diffaugment: str or None. DiffAugment (Zhao et al. 2020,
+            https://arxiv.org/abs/2006.10738): comma-separated policies of
+            `ganzoo.augment.POLICIES` (e.g. "translation,cutout") applied to every
+            real and generated image D sees in training (`_augment_batch`), never
+            at inference. None or "" (the default) is off.
         **kwargs: forwarded to `keras.Model`.
 
     Example:
@@ -64,10 +77,14 @@ class GAN(keras.Model):
     default_overrides: dict = {}
     # Whether the discriminator/generator consume class labels.
     conditional: bool = False
+    # The family's `ganzoo.tasks.Task` subclass (pipeline, callbacks, report of a
+    # run), set in the family file; None runs with the plain `Task`.
+    task: type | None = None
 
     def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0,
                  feature_matching=False, feature_matching_layer="features",
-                 unrolled_steps=0, packing=1, **kwargs):
+                 unrolled_steps=0, packing=1, ema_decay=0.0, ema_start=0, diffaugment=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.packing = int(packing)
         if self.packing < 1:
@@ -82,9 +99,21 @@ class GAN(keras.Model):
         self.latent_dim = int(latent_dim)
         self.d_steps = int(d_steps)
         self.seed = int(seed)
+        self._augment_policy = augment.parse_policy(diffaugment)
+        self.diffaugment = ",".join(self._augment_policy) or None
         if self.d_steps < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names()]
+        self.ema_decay, self.ema_start = float(ema_decay), int(ema_start)
+        if not 0.0 <= self.ema_decay < 1.0 or self.ema_start < 0:
+            raise ValueError(f"ema_decay must be in [0, 1) and ema_start >= 0, got "
+                             f"{ema_decay} and {ema_start}.")
+        self.ema_generator = None
+        if self.ema_decay:
+            # Its own weights, built in the same (strategy) scope as G's.
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
         # G and D are functional models, already built; so is the wrapper.
         self.built = True
 
@@ -135,6 +164,9 @@ class GAN(keras.Model):
                 f"Unknown model.options key(s) {sorted(unknown)} for {cls.__name__}; "
                 f"valid: {sorted(valid - {'generator', 'discriminator', 'latent_dim', 'seed'})}."
             )
+        if kwargs.get("diffaugment") and not spec.is_image:
+            raise ConfigError(f"train.diffaugment augments images; data set {spec.name!r} "
+                              f"holds vectors of shape {spec.shape}. Set it to ''.")
         kwargs.setdefault("seed", seed)
         return cls(generator=generator, discriminator=discriminator,
                    latent_dim=config.latent_dim, **kwargs)
@@ -153,51 +185,6 @@ class GAN(keras.Model):
     def wrap_networks(cls, generator, discriminator, config, spec):
         """Hook for families that add inputs (labels) around the built networks."""
         return generator, discriminator
-
-    # ------------------------------------------------------- run-level hooks
-    @classmethod
-    def make_pipeline(cls, dataset, spec, config, skip_batches=0):
-        """The training `tf.data` pipeline; each element feeds one `train_step`.
-
-        The default draws `batch_size * d_steps` shuffled examples per step.
-        Families with special data needs (semi-supervised labels) override it.
-        """
-        from ganzoo import data
-
-        t = config.train
-        return data.train_pipeline(
-            dataset, t.batch_size * t.d_steps, seed=t.seed,
-            shuffle_buffer=config.data.shuffle_buffer, skip_batches=skip_batches,
-        )
-
-    def extra_callbacks(self, config, spec, model_dir, writer):
-        """Family-specific Keras callbacks (visuals, control metrics) for a run."""
-        return []
-
-    @classmethod
-    def data_requirements(cls, config):
-        """What a run of this family needs from its data (`validation.Requirements`).
-
-        `train_lib.run` checks it before touching the run directory and refuses
-        the run, naming the need, when the data cannot meet it.
-        """
-        return validation.Requirements()
-
-    @classmethod
-    def report_requirements(cls, config):
-        """Optional end-of-run measurements: name -> `validation.Requirements`.
-
-        One the data cannot meet is announced when the run starts and skipped
-        by `run_report` (listed under `skipped` in `report.json`); never an error.
-        """
-        return {}
-
-    def run_report(self, config, spec):
-        """Metrics measured at the end of a run, written to `report.json`.
-
-        A measurement that cannot be made goes under `"skipped"`: name -> reason.
-        """
-        return {}
 
     # ------------------------------------------------------------------ compile
     def compile(self, d_optimizer=None, g_optimizer=None, loss="non_saturating",
@@ -286,29 +273,47 @@ class GAN(keras.Model):
                 logs.update(self._discriminator_step(real_chunks[i], label_chunks[i], draw=i))
         with tf.control_dependencies(_ordering_token(logs)):
             logs.update(self._generator_step(real_chunks[-1], label_chunks[-1], draw=self.d_steps))
+        if self.ema_generator is not None:
+            with tf.control_dependencies([tf.identity(self.g_optimizer.iterations)]):
+                self._update_ema()
         logs.pop("_done", None)
         for tracker in self.trackers:
             if tracker.name in logs:
                 tracker.update_state(logs[tracker.name])
-        return _step_outputs({tracker.name: tracker.result() for tracker in self.trackers})
+        return compat.step_outputs({tracker.name: tracker.result() for tracker in self.trackers})
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # G, D and both optimizers are built before `fit`, so Keras' symbolic
-        # build has nothing to do; skipping it also skips its cross-worker reduce
-        # of a data batch, which fails under MultiWorkerMirroredStrategy
-        # (keras-team/keras#20585).
-        if not self.built:
-            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+    def _update_ema(self):
+        """`ema = d * ema + (1 - d) * G` after G's update; a copy up to `ema_start`.
+
+        The first averaged step also copies, so an average never mixes in the
+        weights G had before a fine-tuning run loaded its own. Every replica
+        holds the same G after the update, so each assigns the same value.
+        """
+        step = self.g_optimizer.iterations
+        decay = tf.where(step > max(self.ema_start, 1), self.ema_decay, 0.0)
+        trainable = {id(v) for v in self.generator.trainable_weights}
+        for ema, weight in zip(self.ema_generator.weights, self.generator.weights):
+            value = tf.cast(weight.value, tf.float32)
+            if id(weight) in trainable:
+                value = decay * tf.cast(ema.value, tf.float32) + (1.0 - decay) * value
+            ema.assign(tf.cast(value, ema.dtype))
+
+    @property
+    def inference_generator(self):
+        """The generator that samples, evaluation and export use: the moving
+        average of G's weights when `ema_decay` > 0, else G itself."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def _discriminator_step(self, real, labels, draw):
         batch = {"real": real, "labels": labels}
         gen_inputs, batch["extras"] = self._sample_generator_inputs(tf.shape(real)[0], labels, draw)
         batch["fake"] = self.generator(gen_inputs, training=True)
+        batch = self._augment_batch(batch, draw)
         with tf.GradientTape() as tape:
             # Explicit order (G, D(real), D(fake)): synchronized batch norm issues
             # collectives that must run in the same order on every replica.
             with tf.control_dependencies([batch["fake"]]):
-                real_out = self._discriminate(real, batch, training=True)
+                real_out = self._discriminate(batch["real"], batch, training=True)
             with tf.control_dependencies([real_out["logits"]]):
                 fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
             terms = self._discriminator_terms(real_out, fake_out, batch)
@@ -326,6 +331,7 @@ class GAN(keras.Model):
         gen_inputs, batch["extras"] = self._sample_generator_inputs(tf.shape(real)[0], labels, draw)
         with tf.GradientTape() as tape:
             batch["fake"] = self.generator(gen_inputs, training=True)
+            batch = self._augment_batch(batch, draw)
             with self._unrolled_discriminator(batch):
                 fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
                 terms = self._generator_terms(fake_out, batch)
@@ -345,6 +351,32 @@ class GAN(keras.Model):
     def _sample_generator_inputs(self, batch_size, labels, draw):
         """Generator inputs for one training draw, and extras for the loss terms."""
         return self._noise(batch_size, draw), {}
+
+    def _augment_batch(self, batch, draw):
+        """DiffAugment (Zhao et al. 2020): the training batch as D sees it.
+
+        The one place augmentation is applied. Both steps pass their batch through
+        here before any D call, and every training call of `_discriminate` takes
+        its images from the batch, so D's real and fake terms, G's term, feature
+        matching's real batch, the unrolled look-ahead and WGAN-GP's interpolates
+        (between augmented images) all see augmented images; packing comes after,
+        inside `_discriminate`. Real and fake draw independently, keyed on (seed,
+        step, draw) like `_noise` (draws + 300 and + 400) and sliced per replica.
+
+        Returns:
+            `batch` with "real" and "fake" (those present) augmented; unchanged
+            when `diffaugment` is off.
+        """
+        if not self._augment_policy:
+            return batch
+        batch = dict(batch)
+        step = tf.cast(self.g_optimizer.iterations, tf.int64)
+        for key, offset in (("real", 300), ("fake", 400)):
+            if key in batch:
+                seed = tf.stack([tf.constant(self.seed, tf.int64), step * 1024 + draw + offset])
+                batch[key] = augment.diff_augment(batch[key], self._augment_policy, seed,
+                                                  _num_replicas(), _replica_id())
+        return batch
 
     def _discriminate(self, images, batch, training, fake=False):
         """Runs D; returns a dict with at least "logits" of shape [B] ([B / packing])."""
@@ -518,7 +550,7 @@ class GAN(keras.Model):
         chunks = []
         for start in range(0, int(num_images), batch_size):
             part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
-            chunks.append(np.asarray(self.generator(part, training=False)))
+            chunks.append(np.asarray(self.inference_generator(part, training=False)))
         return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
 
 
@@ -610,17 +642,6 @@ def _constructor_args(cls):
 def _metric_key(total_name, term):
     # "d_loss" + "gradient_penalty" -> "gradient_penalty"; adversarial parts stay implicit.
     return term if term != "adversarial" else f"{total_name}_adversarial"
-
-
-def _step_outputs(logs):
-    # Keras 3 averages step outputs over workers with a reduce along axis 0, which
-    # fails on scalars with several MultiWorkerMirroredStrategy workers
-    # (keras-team/keras#20585); a [1] axis makes that reduce the cross-worker mean.
-    strategy = tf.distribute.get_strategy()
-    if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode()):
-        return {name: tf.reshape(value, [1]) for name, value in logs.items()}
-    return logs
 
 
 def _num_replicas():

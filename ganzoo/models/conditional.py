@@ -30,6 +30,7 @@ from ganzoo import validation
 from ganzoo.models import base, networks
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
+from ganzoo.tasks import Task
 
 CONDITIONINGS = ("concat", "projection")
 
@@ -105,22 +106,44 @@ def _wrap_generator(generator, latent_dim, num_classes):
     return keras.Model([latent, labels], generator(joint), name="conditional_generator")
 
 
+# ----------------------------------------------------------------------- task
+class ConditionalTask(Task):
+    """Runs of cGAN and AC-GAN: labelled data, class accuracy during and after training.
+
+    Class accuracy is that of generated images under an independent
+    classifier (`ganzoo.metrics.control`): logged every `train.sample_every`
+    steps (`ClassAccuracy`) and reported at the end.
+    """
+
+    def data_requirements(self, config):
+        return validation.Requirements(labels=True)
+
+    def callbacks(self, gan, config, spec, model_dir, writer):
+        return [ClassAccuracy(config, config.train.sample_every, writer)]
+
+    def report(self, gan, config, spec):
+        """Class accuracy of generated images under an independent classifier."""
+        from ganzoo.metrics import control
+
+        classifier = control.reference_classifier(
+            config.data.name, config.data.image_size, config.data.data_dir)
+        report = control.conditional_class_accuracy(gan, classifier, seed=config.train.seed)
+        return {**report, "classifier": classifier.name}
+
+
 # ----------------------------------------------------------------- base class
 class LabelConditionedGAN(GAN):
-    """Shared parts of cGAN and AC-GAN: G(z, y), sampling by label, grids, export, report.
+    """Shared parts of cGAN and AC-GAN: G(z, y), sampling by label, grids, export.
 
     Args: as `GAN`; G must be a `[latent, labels]` model (see `wrap_networks`).
     """
 
     conditional = True
+    task = ConditionalTask
 
     def __init__(self, generator, discriminator, latent_dim, **kwargs):
         super().__init__(generator, discriminator, latent_dim, **kwargs)
         self.num_classes = int(generator.get_layer("label_one_hot").num_tokens)
-
-    @classmethod
-    def data_requirements(cls, config):
-        return validation.Requirements(labels=True)
 
     @classmethod
     def generator_input_dim(cls, config, spec):
@@ -152,12 +175,12 @@ class LabelConditionedGAN(GAN):
             return mode_coverage.scatter_plot_array(samples, np.percentile(samples, [1, 99], 0))
         latent = np.tile(self.sample_latent(columns, seed), [self.num_classes, 1])
         labels = np.repeat(np.arange(self.num_classes), columns)
-        images = self.generator(self.generator_inputs(latent, labels), training=False)
+        images = self.inference_generator(self.generator_inputs(latent, labels), training=False)
         return images_lib.image_grid(np.asarray(images), rows=self.num_classes)
 
     def serving_signatures(self):
         """`serving_default`: `latent` float32 `[B, latent_dim]`, `labels` int32 `[B]` -> images."""
-        generator, k = self.generator, self.num_classes
+        generator, k = self.inference_generator, self.num_classes
 
         def serving_default(latent, labels):
             # Out-of-range labels would one-hot to zeros and give an unconditioned image.
@@ -170,19 +193,6 @@ class LabelConditionedGAN(GAN):
             tf.TensorSpec([None, self.latent_dim], tf.float32, name="latent"),
             tf.TensorSpec([None], tf.int32, name="labels"),
         ])}
-
-    # ------------------------------------------------------------ run hooks
-    def run_report(self, config, spec):
-        """Class accuracy of generated images under an independent classifier."""
-        from ganzoo.metrics import control
-
-        classifier = control.reference_classifier(
-            config.data.name, config.data.image_size, config.data.data_dir)
-        report = control.conditional_class_accuracy(self, classifier, seed=config.train.seed)
-        return {**report, "classifier": classifier.name}
-
-    def extra_callbacks(self, config, spec, model_dir, writer):
-        return [ClassAccuracy(config, config.train.sample_every, writer)]
 
 
 class ClassAccuracy(callbacks_lib._EveryNSteps):

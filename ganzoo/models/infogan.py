@@ -48,6 +48,7 @@ from ganzoo.models import networks
 from ganzoo.models.base import GAN
 from ganzoo.models.conditional import stateless_uniform
 from ganzoo.registry import register_model
+from ganzoo.tasks import Task
 
 
 # ------------------------------------------------------------ architecture
@@ -109,6 +110,53 @@ def infogan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_
 networks.register_architecture("infogan", infogan_generator, infogan_discriminator)
 
 
+# --------------------------------------------------------------------- task
+class InfoGANTask(Task):
+    """Runs of InfoGAN: traversal grids while training, code accuracies at the end."""
+
+    def callbacks(self, gan, config, spec, model_dir, writer):
+        if not gan.num_continuous or len(spec.shape) != 3:
+            return []
+        return [Traversals(model_dir, config.train.sample_every, writer, seed=config.train.seed)]
+
+    def report_requirements(self, config):
+        if not int(config.model.options.get("num_categories", 10)):
+            return {}
+        return {"code_accuracy": validation.Requirements(labels=True),
+                "q_test_accuracy": validation.Requirements(labels=True, splits=("test",))}
+
+    def report(self, gan, config, spec):
+        """Matched categorical-code accuracy on generated images (independent
+        classifier) and, as in the paper, Q's matched accuracy on real test images.
+
+        Training needs neither labels nor a test split; without them the
+        measurement is listed under `skipped` with the reason.
+        """
+        if not gan.num_categories:
+            return {}
+        from ganzoo import data
+        from ganzoo.metrics import control
+
+        unlabeled = validation.unmet_requirement(validation.Requirements(labels=True), spec, config)
+        if unlabeled:
+            reason = f"needs {unlabeled}"
+            return {"skipped": dict.fromkeys(self.report_requirements(config), reason)}
+        d = config.data
+        classifier = control.reference_classifier(d.name, d.image_size, d.data_dir)
+        report = control.categorical_code_accuracy(gan, classifier, seed=config.train.seed)
+        report["classifier"] = classifier.name
+        try:
+            test, _ = data.load(d.name, "test", d.image_size, d.data_dir)
+        except (FileNotFoundError, ValueError) as e:
+            report["skipped"] = {"q_test_accuracy": f"needs a 'test' split: {str(e).rstrip('.')}"}
+            return report
+        images, labels = test.take(10_000).batch(10_000).get_single_element()
+        logits = gan.infer_codes(images.numpy())["q_categorical"]
+        report["q_test_accuracy"], _, _ = control.matched_accuracy(
+            np.argmax(logits, -1), labels.numpy(), gan.num_categories, spec.num_classes)
+        return report
+
+
 # -------------------------------------------------------------------- model
 @register_model("infogan")
 class InfoGAN(GAN):
@@ -147,6 +195,7 @@ class InfoGAN(GAN):
         "train.d_optimizer.learning_rate": 2e-4,
         "train.d_optimizer.beta_1": 0.5,
     }
+    task = InfoGANTask
 
     def __init__(self, generator, discriminator, latent_dim, num_categories=10,
                  num_continuous=2, categorical_weight=1.0, continuous_weight=1.0,
@@ -318,7 +367,7 @@ class InfoGAN(GAN):
         """As `GAN.generate`; `codes` as in the module docstring (seeded defaults)."""
         latent = self.sample_latent(validation.check_num_images(num_images), seed)
         inputs = self.generator_inputs(latent, labels=labels, codes=codes, seed=seed)
-        chunks = [np.asarray(self.generator(inputs[s:s + batch_size], training=False))
+        chunks = [np.asarray(self.inference_generator(inputs[s:s + batch_size], training=False))
                   for s in range(0, int(num_images), batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
 
@@ -353,12 +402,13 @@ class InfoGAN(GAN):
         codes = {"continuous": continuous}
         if self.num_categories:
             codes["categorical"] = np.repeat(np.arange(self._rows), len(latent) // self._rows)
-        images = self.generator(self.generator_inputs(latent, codes=codes), training=False)
+        images = self.inference_generator(self.generator_inputs(latent, codes=codes),
+                                          training=False)
         return images_lib.image_grid(np.asarray(images), rows=self._rows)
 
     def serving_signatures(self):
         """`serving_default`: `latent` `[B, latent_dim]` + `codes` `[B, K + C]` -> images."""
-        generator = self.generator
+        generator = self.inference_generator
 
         def serving_default(latent, codes):
             return {"images": generator(tf.concat([latent, codes], axis=-1), training=False)}
@@ -367,50 +417,6 @@ class InfoGAN(GAN):
             tf.TensorSpec([None, self.latent_dim], tf.float32, name="latent"),
             tf.TensorSpec([None, self.code_dim], tf.float32, name="codes"),
         ])}
-
-    # ---------------------------------------------------------------- run hooks
-    def extra_callbacks(self, config, spec, model_dir, writer):
-        if not self.num_continuous or len(spec.shape) != 3:
-            return []
-        return [Traversals(model_dir, config.train.sample_every, writer, seed=config.train.seed)]
-
-    @classmethod
-    def report_requirements(cls, config):
-        if not int(config.model.options.get("num_categories", 10)):
-            return {}
-        return {"code_accuracy": validation.Requirements(labels=True),
-                "q_test_accuracy": validation.Requirements(labels=True, splits=("test",))}
-
-    def run_report(self, config, spec):
-        """Matched categorical-code accuracy on generated images (independent
-        classifier) and, as in the paper, Q's matched accuracy on real test images.
-
-        Training needs neither labels nor a test split; without them the
-        measurement is listed under `skipped` with the reason.
-        """
-        if not self.num_categories:
-            return {}
-        from ganzoo import data
-        from ganzoo.metrics import control
-
-        unlabeled = validation.unmet_requirement(validation.Requirements(labels=True), spec, config)
-        if unlabeled:
-            reason = f"needs {unlabeled}"
-            return {"skipped": dict.fromkeys(self.report_requirements(config), reason)}
-        d = config.data
-        classifier = control.reference_classifier(d.name, d.image_size, d.data_dir)
-        report = control.categorical_code_accuracy(self, classifier, seed=config.train.seed)
-        report["classifier"] = classifier.name
-        try:
-            test, _ = data.load(d.name, "test", d.image_size, d.data_dir)
-        except (FileNotFoundError, ValueError) as e:
-            report["skipped"] = {"q_test_accuracy": f"needs a 'test' split: {str(e).rstrip('.')}"}
-            return report
-        images, labels = test.take(10_000).batch(10_000).get_single_element()
-        logits = self.infer_codes(images.numpy())["q_categorical"]
-        report["q_test_accuracy"], _, _ = control.matched_accuracy(
-            np.argmax(logits, -1), labels.numpy(), self.num_categories, spec.num_classes)
-        return report
 
 
 def _check_code_sizes(num_categories, num_continuous):

@@ -32,6 +32,47 @@ from ganzoo.data import semi_supervised as ssl_data
 from ganzoo.models import semi_supervised_networks  # noqa: F401  (registers ssgan_mlp/ssgan_conv)
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
+from ganzoo.tasks import Task
+
+
+# --------------------------------------------------------------------------- task
+class SemiSupervisedTask(Task):
+    """Runs of the semi-supervised GAN: labelled rows in the pipeline, test error
+    logged while training (`TestError`) and reported at the end."""
+
+    def __init__(self):
+        self.error_logger = None
+
+    def data_requirements(self, config):
+        # Labels for the labeled subset; the test split for the test error it reports.
+        return validation.Requirements(
+            labels=True, examples_per_class=int(config.model.options.get("labels_per_class", 10)),
+            splits=("test",))
+
+    def make_pipeline(self, dataset, spec, config, skip_batches=0):
+        """Half unlabeled (all training images), half labeled (N per class) rows."""
+        t, options = config.train, config.model.options
+        images, labels, _ = ssl_data.labeled_subset(
+            dataset, int(options.get("labels_per_class", 10)), spec.num_classes,
+            seed=int(options.get("label_seed", 0)))
+        return ssl_data.semi_supervised_pipeline(
+            dataset, images, labels, t.batch_size, seed=t.seed, d_steps=t.d_steps,
+            shuffle_buffer=config.data.shuffle_buffer, skip_batches=skip_batches)
+
+    def callbacks(self, gan, config, spec, model_dir, writer):
+        self.error_logger = TestError(_test_split(config), config.train.sample_every, writer)
+        return [self.error_logger]
+
+    def report(self, gan, config, spec):
+        images, labels = _test_split(config)
+        return {
+            "test_error": gan.test_error(images, labels),
+            "num_labels": gan.labels_per_class * gan.num_classes,
+            "labels_per_class": gan.labels_per_class,
+            "label_seed": gan.label_seed,
+            "num_test": int(len(labels)),
+            "test_error_history": list(self.error_logger.history) if self.error_logger else [],
+        }
 
 
 # -------------------------------------------------------------------------- model
@@ -44,7 +85,8 @@ class SemiSupervisedGAN(GAN):
         discriminator: keras.Model. Images -> `{"class_logits": [B, K], "features", ...}`.
         latent_dim: int. Dimension of z.
         labels_per_class: int. Labeled training examples per class (read by
-            `make_pipeline`; 10 gives the paper's 100 MNIST labels). Defaults to 10.
+            `SemiSupervisedTask.make_pipeline`; 10 gives the paper's 100 MNIST
+            labels). Defaults to 10.
         label_seed: int. Seed of the choice of labeled examples. Defaults to 0.
         unsupervised_weight: float. Weight w of the unsupervised loss (the
             authors' `--unlabeled_weight`); 0 trains D on the labeled rows only,
@@ -75,6 +117,7 @@ class SemiSupervisedGAN(GAN):
         "train.d_optimizer.learning_rate": 3e-4,
         "train.d_optimizer.beta_1": 0.5,
     }
+    task = SemiSupervisedTask
 
     def __init__(self, generator, discriminator, latent_dim, labels_per_class=10, label_seed=0,
                  unsupervised_weight=1.0, feature_matching=True,
@@ -97,13 +140,6 @@ class SemiSupervisedGAN(GAN):
             for net in (discriminator, generator)]
 
     @classmethod
-    def data_requirements(cls, config):
-        # Labels for the labeled subset; the test split for the test error it reports.
-        return validation.Requirements(
-            labels=True, examples_per_class=int(config.model.options.get("labels_per_class", 10)),
-            splits=("test",))
-
-    @classmethod
     def discriminator_heads(cls, config, spec):
         if not spec.num_classes:
             from ganzoo.config import ConfigError
@@ -112,17 +148,6 @@ class SemiSupervisedGAN(GAN):
                 f"ssgan needs class labels; data set {spec.name!r} has none "
                 "(use digits, mnist, cifar10, svhn_cropped ...).")
         return {"class_logits": spec.num_classes}
-
-    @classmethod
-    def make_pipeline(cls, dataset, spec, config, skip_batches=0):
-        """Half unlabeled (all training images), half labeled (N per class) rows."""
-        t, options = config.train, config.model.options
-        images, labels, _ = ssl_data.labeled_subset(
-            dataset, int(options.get("labels_per_class", 10)), spec.num_classes,
-            seed=int(options.get("label_seed", 0)))
-        return ssl_data.semi_supervised_pipeline(
-            dataset, images, labels, t.batch_size, seed=t.seed, d_steps=t.d_steps,
-            shuffle_buffer=config.data.shuffle_buffer, skip_batches=skip_batches)
 
     def metric_names(self):
         return [*super().metric_names(), "supervised", "unsupervised",
@@ -135,9 +160,9 @@ class SemiSupervisedGAN(GAN):
         # With w = 0 the D loss depends on the real rows alone, so G and D(fakes)
         # would only cost time (and, in a D with batch norm, mix fakes into its
         # moving statistics): the baseline is D trained on the labeled rows.
-        batch = {"real": real, "labels": labels}
+        batch = self._augment_batch({"real": real, "labels": labels}, draw)
         with tf.GradientTape() as tape:
-            real_out = self._discriminate(real, batch, training=True)
+            real_out = self._discriminate(batch["real"], batch, training=True)
             terms = self._discriminator_terms(real_out, None, batch)
             loss, logs = self._total_loss(terms, self.discriminator, "d_loss")
             loss = self.d_optimizer.scale_loss(loss)
@@ -245,7 +270,7 @@ class SemiSupervisedGAN(GAN):
 
     def serving_signatures(self):
         """`serving_default` (latent -> images) and `classify` (images -> class scores)."""
-        generator, discriminator = self.generator, self.discriminator
+        generator, discriminator = self.inference_generator, self.discriminator
 
         def serving_default(latent):
             return {"images": generator(latent, training=False)}
@@ -257,23 +282,6 @@ class SemiSupervisedGAN(GAN):
         latent = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latent")
         images = tf.TensorSpec([None, *discriminator.input.shape[1:]], tf.float32, name="images")
         return {"serving_default": (serving_default, [latent]), "classify": (classify, [images])}
-
-    # -------------------------------------------------------------- run hooks
-    def extra_callbacks(self, config, spec, model_dir, writer):
-        self._test_error = TestError(_test_split(config), config.train.sample_every, writer)
-        return [self._test_error]
-
-    def run_report(self, config, spec):
-        images, labels = _test_split(config)
-        callback = getattr(self, "_test_error", None)
-        return {
-            "test_error": self.test_error(images, labels),
-            "num_labels": self.labels_per_class * self.num_classes,
-            "labels_per_class": self.labels_per_class,
-            "label_seed": self.label_seed,
-            "num_test": int(len(labels)),
-            "test_error_history": list(callback.history) if callback else [],
-        }
 
 
 class TestError(callbacks_lib._EveryNSteps):

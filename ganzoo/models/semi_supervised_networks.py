@@ -15,10 +15,10 @@ draw independently per replica).
 """
 
 import keras
-import numpy as np
 
 from ganzoo.layers import StatelessNoise
 from ganzoo.models import networks
+from ganzoo.models.mlp import mlp_generator
 
 
 def _scaled(units, width):
@@ -26,9 +26,9 @@ def _scaled(units, width):
     return [max(1, round(u * width / 64)) for u in units]
 
 
-def mlp_generator(shape, input_dim, width=64, units=(500, 500), sync_batch_norm=True,
-                  name="generator"):
-    """The paper's MNIST generator: two dense softplus layers with batch norm.
+def paper_mlp_generator(shape, input_dim, width=64, units=(500, 500), sync_batch_norm=True,
+                        name="generator"):
+    """The paper's MNIST generator: `mlp.mlp_generator` with two batch-normalised softplus layers.
 
     Args:
         shape: tuple. Shape of one example.
@@ -41,15 +41,9 @@ def mlp_generator(shape, input_dim, width=64, units=(500, 500), sync_batch_norm=
     Returns:
         A `keras.Model` from `[B, input_dim]` to `[B, *shape]` in [-1, 1].
     """
-    z = keras.Input((input_dim,), name="latent")
-    x = z
-    for u in _scaled(units, width):
-        x = keras.layers.Dense(u, use_bias=False)(x)
-        x = networks.normalization("batch", sync_batch_norm)(x)
-        x = keras.layers.Activation("softplus")(x)
-    x = keras.layers.Dense(int(np.prod(shape)), activation="tanh", dtype="float32")(x)
-    images = keras.layers.Reshape(shape, name="images", dtype="float32")(x)
-    return keras.Model(z, images, name=name)
+    return mlp_generator(shape, input_dim, units=_scaled(units, width), norm="batch",
+                         activation="softplus", output_activation="tanh",
+                         sync_batch_norm=sync_batch_norm, name=name)
 
 
 def mlp_discriminator(shape, width=64, heads=None, units=(1000, 500, 250, 250, 250),
@@ -127,6 +121,6 @@ def conv_discriminator(shape, width=64, heads=None, input_dropout=0.2, dropout=0
     return keras.Model(images, outputs, name=name)
 
 
-networks.register_architecture("ssgan_mlp", mlp_generator, mlp_discriminator)
+networks.register_architecture("ssgan_mlp", paper_mlp_generator, mlp_discriminator)
 # The paper's CIFAR-10 generator is DCGAN's.
 networks.register_architecture("ssgan_conv", networks.dcgan_generator, conv_discriminator)

@@ -27,7 +27,7 @@ and WGAN's weight clipping are not applied to the look-ahead copies.
 import keras
 import tensorflow as tf
 
-from ganzoo import precision
+from ganzoo import compat, precision
 
 # Keeps d sqrt(v)/dv finite where Adam's second moment is exactly 0 (a parameter
 # with zero gradient): inf * 0 would otherwise turn G's gradient into NaN.
@@ -105,9 +105,9 @@ def update_rule(optimizer, variables):
 
 def _adam_rule(opt, variables):
     # Keras' Adam update (keras/src/optimizers/adam.py), written as tensor math.
-    index = [opt._get_variable_index(v) for v in variables]
-    m = [tf.convert_to_tensor(opt._momentums[i].value) for i in index]
-    v = [tf.convert_to_tensor(opt._velocities[i].value) for i in index]
+    moments, velocities = compat.adam_moments(opt, variables)
+    m = [tf.convert_to_tensor(x.value) for x in moments]
+    v = [tf.convert_to_tensor(x.value) for x in velocities]
     lr = tf.cast(opt.learning_rate, tf.float32)
     beta_1, beta_2 = float(opt.beta_1), float(opt.beta_2)
     iterations = tf.cast(opt.iterations, tf.float32)
@@ -127,9 +127,8 @@ def _adam_rule(opt, variables):
 
 
 def _sgd_rule(opt, variables):
-    index = [opt._get_variable_index(v) for v in variables]
     momentum = float(opt.momentum)
-    velocity = ([tf.convert_to_tensor(opt.momentums[i].value) for i in index]
+    velocity = ([tf.convert_to_tensor(x.value) for x in compat.sgd_momentums(opt, variables)]
                 if momentum else None)
     lr = tf.cast(opt.learning_rate, tf.float32)
 

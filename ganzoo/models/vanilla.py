@@ -30,8 +30,34 @@ from ganzoo.metrics import mode_coverage as mc
 from ganzoo.models import mlp  # noqa: F401  (registers the "mlp" architecture)
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
+from ganzoo.tasks import Task
 
 SCATTER_SAMPLES = 1000
+
+
+class VanillaTask(Task):
+    """Runs of `VanillaGAN`: on a 2-D mixture, mode coverage during and after training.
+
+    `callbacks` adds a `ModeCoverageLogger`; `report` gives the trained
+    generator's `mode_coverage` and the logger's `history`.
+    """
+
+    def __init__(self):
+        self.mode_logger = None
+
+    def callbacks(self, gan, config, spec, model_dir, writer):
+        if gan.mixture is None:
+            return []
+        self.mode_logger = ModeCoverageLogger(model_dir, config.train.sample_every, writer,
+                                              seed=config.train.seed)
+        return [self.mode_logger]
+
+    def report(self, gan, config, spec):
+        if gan.mixture is None:
+            return {}
+        report = gan.mode_coverage(seed=config.train.seed)
+        report["history"] = list(self.mode_logger.history) if self.mode_logger else []
+        return report
 
 
 @register_model("vanilla")
@@ -65,6 +91,7 @@ class VanillaGAN(GAN):
         "train.loss": "non_saturating",
         "train.batch_size": 100,
     }
+    task = VanillaTask
 
     def __init__(self, generator, discriminator, latent_dim, mixture=None, **kwargs):
         super().__init__(generator, discriminator, latent_dim, **kwargs)
@@ -110,21 +137,6 @@ class VanillaGAN(GAN):
         centers, std = toy.mixture_params(self.mixture)
         stats = mc.mode_coverage(self.generate(num_samples, seed=seed), centers, std)
         return {**stats, "num_modes": len(centers), "counts": stats["counts"].tolist()}
-
-    def extra_callbacks(self, config, spec, model_dir, writer):
-        if self.mixture is None:
-            return []
-        self._mode_logger = ModeCoverageLogger(model_dir, config.train.sample_every, writer,
-                                               seed=config.train.seed)
-        return [self._mode_logger]
-
-    def run_report(self, config, spec):
-        if self.mixture is None:
-            return {}
-        report = self.mode_coverage(seed=config.train.seed)
-        logger = getattr(self, "_mode_logger", None)
-        report["history"] = list(logger.history) if logger else []
-        return report
 
 
 class ModeCoverageLogger(callbacks_lib._EveryNSteps):

@@ -1,0 +1,52 @@
+"""A GAN is a Keras model, a run is a task (`ganzoo.tasks`).
+
+- Every registered family gets a `Task`, a new one per run; cgan and acgan
+  share theirs through inheritance, families that name none get the plain one.
+- No model class keeps a run-level hook, and `ganzoo.models.base` imports
+  neither the tasks nor the data, metrics or callbacks they use.
+"""
+
+import ast
+
+import pytest
+
+import ganzoo.models.base
+from ganzoo import tasks
+from ganzoo.models.conditional import ConditionalTask
+from ganzoo.models.infogan import InfoGANTask
+from ganzoo.models.semi_supervised import SemiSupervisedTask
+from ganzoo.models.vanilla import VanillaTask
+from ganzoo.registry import get_model, list_models
+
+RUN_HOOKS = {"make_pipeline", "extra_callbacks", "run_report", "data_requirements",
+             "report_requirements", "callbacks", "report"}
+
+
+def test_every_family_runs_as_a_task_and_no_model_keeps_run_hooks():
+    for name in list_models():
+        task = tasks.get_task(name)
+        assert isinstance(task, tasks.Task)
+        assert task is not tasks.get_task(name)  # one per run: callbacks keep run state
+        assert not RUN_HOOKS & set(dir(get_model(name))), name
+    expected = {"vanilla": VanillaTask, "cgan": ConditionalTask, "acgan": ConditionalTask,
+                "infogan": InfoGANTask, "ssgan": SemiSupervisedTask, "dcgan": tasks.Task}
+    assert {name: type(tasks.get_task(name)) for name in expected} == expected
+
+
+def test_unknown_model_name_lists_every_name():
+    with pytest.raises(ValueError, match="Known models: .*dcgan"):
+        tasks.get_task("nope")
+
+
+def test_the_model_base_imports_no_run_modules():
+    with open(ganzoo.models.base.__file__) as f:
+        tree = ast.parse(f.read())
+    imported = set()
+    for node in ast.walk(tree):  # in-function imports too
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    run_modules = ("ganzoo.data", "ganzoo.metrics", "ganzoo.callbacks", "ganzoo.tasks")
+    assert {m for m in imported if m.startswith(run_modules)} == set()
+    assert "ganzoo.validation" in imported  # the walk sees base.py's imports

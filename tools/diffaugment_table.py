@@ -1,0 +1,142 @@
+"""DiffAugment on 10% of Fashion-MNIST: DCGAN with and without it.
+
+Zhao et al., "Differentiable Augmentation for Data-Efficient GAN Training",
+NeurIPS 2020, https://arxiv.org/abs/2006.10738: augmenting every image D sees
+(real and fake, in both updates) helps most when the training set is small. This
+trains `configs/dcgan_fashion_mnist.yaml` on a fixed random 6,000 of the 60,000
+training images (`data.max_examples=6000`, the same subset for every seed), once
+per variant (`train.diffaugment` off, `translation,cutout`,
+`color,translation,cutout`) and seed, each run in its own process through
+`ganzoo.train_lib.run` (the `--worker` of `tools/fashion_mnist_table.py`).
+
+Every generator is scored as in `tools/fashion_mnist_table.py` (its `score`):
+10,000 samples (seed 0) against the 10,000 test images with the shipped
+Fashion-MNIST classifier's features (fmnist-FID, KID, precision, recall, classes
+covered). Writes `diffaugment.{json,md}` under `--out` (default `tools/results`);
+reruns add to the JSON (a rerun of a seed replaces it):
+
+    python tools/diffaugment_table.py                       # 3 variants x seeds 0,1,2
+    python tools/diffaugment_table.py --variants off,translation_cutout --steps 5000
+    python tools/diffaugment_table.py --steps 20 --seeds 0 --out /tmp/da   # smoke run
+    python tools/diffaugment_table.py --render              # md from json
+"""
+
+import argparse
+import os
+import sys
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+
+import fashion_mnist_table as fmt  # noqa: E402
+
+RESULTS = os.path.join(TOOLS, "results")
+EXAMPLES = 6_000  # 10% of the Fashion-MNIST training split
+# Variant name -> train.diffaugment ("" is off).
+VARIANTS = {"off": "", "translation_cutout": "translation,cutout",
+            "color_translation_cutout": "color,translation,cutout"}
+
+
+def jobs_for(variants, seeds, steps, examples):
+    jobs = []
+    for seed in seeds:
+        for variant in variants:
+            overrides = [f"data.max_examples={examples}"]
+            if VARIANTS[variant]:
+                overrides.append(f"train.diffaugment={VARIANTS[variant]}")
+            jobs.append({"framework": "ganzoo", "family": "dcgan", "config": "dcgan",
+                         "row": variant, "seed": seed, "steps": steps, "examples": examples,
+                         "overrides": overrides, "name": f"diffaugment_{variant}_s{seed}"})
+    return jobs
+
+
+def render(results):
+    rows = {}
+    for r in results:
+        job = r["job"]
+        key = (job["row"], job["examples"], r["steps"])
+        rows.setdefault(key, {})[job["seed"]] = r
+    order = list(VARIANTS)
+    lines = [
+        "# DiffAugment: DCGAN on 10% of Fashion-MNIST",
+        "",
+        "Protocol: configs/dcgan_fashion_mnist.yaml trained on a fixed random subset of the "
+        "training split (`data.max_examples`, the same images for every seed and variant), "
+        "with `train.diffaugment` as listed (Zhao et al. 2020, "
+        "https://arxiv.org/abs/2006.10738). Scored as tools/fashion_mnist_table.py: "
+        f"{fmt.NUM_SAMPLES:,} samples (seed 0) vs the 10,000 test images, features of the "
+        "shipped Fashion-MNIST classifier (fmnist-FID; **not comparable with "
+        f"Inception-FID**); classes covered: predicted for >= {fmt.COVERED_SHARE:.0%} of "
+        "samples. Mean ± std over seeds. `train s`: the training loop.",
+        "",
+        "| diffaugment | examples | steps | seeds | fmnist-FID | KID | precision | recall | "
+        "classes | train s | img/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (row, examples, steps), by_seed in sorted(
+            rows.items(), key=lambda kv: (kv[0][1], kv[0][2], order.index(kv[0][0]))):
+        runs = [by_seed[s] for s in sorted(by_seed)]
+        lines.append(
+            f"| {VARIANTS[row] or 'off'} | {examples:,} | {steps} | "
+            f"{','.join(str(s) for s in sorted(by_seed))} | {fmt._fmt([r['fid'] for r in runs])} | "
+            f"{fmt._fmt([r['kid'] for r in runs], 3)} | "
+            f"{fmt._fmt([r['precision'] for r in runs], 2)} | "
+            f"{fmt._fmt([r['recall'] for r in runs], 2)} | "
+            f"{fmt._fmt([r['classes_covered'] for r in runs], 1)} | "
+            f"{fmt._fmt([r['train_seconds'] for r in runs], 0)} | "
+            f"{fmt._fmt([r['images_per_second'] for r in runs], 0)} |")
+    lines += ["", "Against no augmentation (same examples, steps and seeds):", ""]
+    for (row, examples, steps), by_seed in sorted(rows.items()):
+        off = rows.get(("off", examples, steps))
+        if row == "off" or not off:
+            continue
+        seeds = sorted(set(by_seed) & set(off))
+        if not seeds:
+            continue
+        deltas = [by_seed[s]["fid"] - off[s]["fid"] for s in seeds]
+        lines.append(f"- {VARIANTS[row]}, {examples:,} examples, {steps} steps: fmnist-FID "
+                     f"{fmt._fmt(deltas)} (per seed, seeds {','.join(map(str, seeds))}; "
+                     f"negative is better).")
+    machines = {}
+    for r in results:
+        m = r.get("machine", {})
+        machines.setdefault((m.get("cpu", "?"), m.get("cores", "?"), m.get("note", "")), 0)
+        machines[(m.get("cpu", "?"), m.get("cores", "?"), m.get("note", ""))] += 1
+    lines.append("")
+    for (cpu, cores, note), count in machines.items():
+        lines.append(f"Machine: {cpu}, {cores} cores ({count} runs, one at a time)"
+                     + (f"; {note}" if note else ""))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="Override train.steps (default: the config's 10,000).")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"Comma-separated subset of {', '.join(VARIANTS)}.")
+    parser.add_argument("--examples", type=int, default=EXAMPLES,
+                        help="data.max_examples: training images kept (default 6,000 = 10%%).")
+    parser.add_argument("--out", default=RESULTS,
+                        help="Folder for diffaugment.{json,md} (smoke runs: a temp folder).")
+    parser.add_argument("--runs_dir", default=os.environ.get(
+        "GANZOO_TABLE_RUNS", "/tmp/ganzoo_diffaugment_table"), help="Run directories.")
+    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
+    parser.add_argument("--note", default="", help="A line about the machine's load.")
+    args = parser.parse_args()
+    json_path = os.path.join(args.out, "diffaugment.json")
+    results = fmt.read_results(json_path)
+    if not args.render:
+        variants = [v for v in args.variants.split(",") if v]
+        if not variants or set(variants) - set(VARIANTS):
+            parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
+        seeds = [int(s) for s in args.seeds.split(",")]
+        os.environ["GANZOO_TABLE_RUNS"] = args.runs_dir  # read by the worker processes
+        jobs = jobs_for(variants, seeds, args.steps, args.examples)
+        results = fmt.run_jobs(jobs, results, json_path, args.note, render)
+    fmt.write_results(json_path, results, render)
+
+
+if __name__ == "__main__":
+    main()
