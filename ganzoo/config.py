@@ -10,13 +10,10 @@ import typing
 import yaml
 
 from ganzoo import augment, files, precision
+from ganzoo.errors import ConfigError  # a leaf, so precision/data need not import config
 
 # `train.strategy` values (`ganzoo.distribute.get_strategy` builds them).
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "parameter_server", "tpu")
-
-
-class ConfigError(ValueError):
-    """A config key or value is wrong; the message names the key and the fix."""
 
 
 @dataclasses.dataclass
@@ -400,12 +397,6 @@ def validate(config: ExperimentConfig):
                           f"{config.data.max_examples}.")
     if config.data.image_size is not None and config.data.image_size <= 0:
         raise ConfigError("Config key 'data.image_size' must be positive or null.")
-    if config.model.name == "wgan_gp" and config.model.discriminator.get("norm") == "batch":
-        raise ConfigError(
-            "Config key 'model.discriminator.norm' is 'batch', but wgan_gp's gradient penalty "
-            "is per example and batch norm couples the examples (Gulrajani et al. 2017); "
-            "set it to 'layer' (the default) or 'none'."
-        )
     if config.model.name == "ssgan" and t.batch_size % 2:
         # Checked here, not first in the input pipeline, which is built after the
         # run directory is written.

@@ -122,22 +122,12 @@ def tf_config():
 def is_chief(strategy=None):
     """Whether this process writes the run directory.
 
-    The chief is the `chief` task if the cluster has one, else worker 0; every
-    process of a single-host strategy is the chief.
+    TensorFlow's own answer, `strategy.extended.should_checkpoint`: the `chief`
+    task if the cluster has one, else worker 0; every process of a single-host
+    strategy.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return True
-    return is_chief_task(resolver.task_type, resolver.task_id, resolver.cluster_spec().jobs)
-
-
-def is_chief_task(task_type, task_id, jobs):
-    """The chief rule on a `TF_CONFIG` task: `chief`, else worker 0 of a chief-less cluster."""
-    if task_type is None:  # a cluster of one, no task given
-        return True
-    return task_type == "chief" or (task_type == "worker" and int(task_id) == 0
-                                    and "chief" not in jobs)
+    return bool(strategy.extended.should_checkpoint)
 
 
 def worker_dir(strategy, model_dir):

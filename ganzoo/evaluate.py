@@ -21,9 +21,13 @@ import json
 import os
 
 import numpy as np
+import tensorflow as tf
 from absl import flags
 
-from ganzoo import cli
+from ganzoo import cli, data, files
+from ganzoo import metrics as metrics_lib
+from ganzoo.loading import load_gan, load_run_config
+from ganzoo.version import __version__
 
 FLAGS = flags.FLAGS
 METRICS = ("fid", "kid", "is", "pr", "parzen", "classes")
@@ -55,12 +59,6 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
     >>> result = evaluate("runs/dcgan_digits", metrics=["fid", "is"], num_samples=1000)
     >>> result["metrics"]["fid"]
     """
-    import tensorflow as tf
-
-    from ganzoo import __version__, data, files
-    from ganzoo import metrics as metrics_lib
-    from ganzoo.loading import load_gan, load_run_config
-
     metrics = _check_metrics(metrics)
     config = load_run_config(model_dir)
     # Compiled, so the card can name the step the generator was trained to.
@@ -100,7 +98,7 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
         counts, kl = metrics_lib.digits_class_histogram(_logits(fake_out, extractor), reference)
         results.update(class_counts=[int(c) for c in counts], class_kl=float(kl))
     if "parzen" in metrics:
-        results.update(_parzen(config, fake, real, metrics_lib, data))
+        results.update(_parzen(config, fake, real))
     card = {
         "run": files.abspath(model_dir), "model": config.model.name,
         "step": (int(gan.g_optimizer.iterations.numpy())
@@ -141,8 +139,6 @@ EXTRACTORS = ("auto", "digits", "fmnist", "inception")
 
 
 def _make_extractor(choice, data_name, inception_weights):
-    from ganzoo import metrics as metrics_lib
-
     if not isinstance(choice, str):
         return choice
     if choice == "auto":
@@ -169,7 +165,7 @@ def _logits(outputs, extractor):
     return outputs["logits"]
 
 
-def _parzen(config, fake, real_test, metrics_lib, data):
+def _parzen(config, fake, real_test):
     # Bandwidth chosen on a validation set taken from the training split (never the test set).
     train, _ = data.load(config.data.name, "train", config.data.image_size,
                          config.data.data_dir)

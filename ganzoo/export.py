@@ -40,6 +40,8 @@ import tensorflow as tf
 from absl import flags
 
 from ganzoo import cli, files, validation
+from ganzoo.loading import load_gan
+from ganzoo.serving import warmup as warmup_lib
 
 FLAGS = flags.FLAGS
 gfile = tf.io.gfile
@@ -102,8 +104,6 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
 
 
 def _write_warmup(gan, functions, export_dir, model_name):
-    from ganzoo.serving import warmup as warmup_lib
-
     try:
         requests = warmup_lib.example_requests(gan, functions, model_name)
     except ImportError:  # tensorflow-serving-api is a dependency, but may be removed
@@ -253,8 +253,6 @@ def define_flags():
 def main(argv):
     """`python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`."""
     del argv  # `cli.parse_flags` refuses positional arguments
-    from ganzoo.loading import load_gan
-
     try:
         gan = load_gan(FLAGS.model_dir, compile=False)
         path = export_generator(gan, FLAGS.export_dir, overwrite=FLAGS.overwrite,

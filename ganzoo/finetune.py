@@ -8,6 +8,9 @@ extractor) fixed and fine-tune the rest of D and all of G.
 import keras
 
 from ganzoo import precision
+from ganzoo.config import ConfigError
+from ganzoo.loading import load_gan, run_config_values
+from ganzoo.preset_dirs import preset_dir
 
 _CONV = (keras.layers.Conv2D, keras.layers.Dense)
 _NORM = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
@@ -80,9 +83,6 @@ def prepare(gan, freeze_d_blocks=0, learning_rate_scale=1.0):
 
 def source_config(init_from):
     """The resolved config dict of a preset or run directory (None for a `.keras` file)."""
-    from ganzoo.loading import run_config_values
-    from ganzoo.presets import preset_dir
-
     return run_config_values(preset_dir(init_from))
 
 
@@ -99,9 +99,6 @@ def initialize_from(gan, init_from):
     Returns:
         The source's training step (for the record).
     """
-    from ganzoo.config import ConfigError
-    from ganzoo.loading import load_gan
-
     source = load_gan(init_from, compile=False)
     if type(source) is not type(gan):
         raise ConfigError(

@@ -1,6 +1,7 @@
-"""Loading trained GANs and generators from run directories, files and SavedModels.
+"""Loading trained GANs and generators from run directories, files, presets and SavedModels.
 
-Paths may be on any TensorFlow file system (`gs://...`, `ram://...`).
+Paths may be on any TensorFlow file system (`gs://...`, `ram://...`). Preset
+names and URLs are resolved by `ganzoo.preset_dirs`, which imports no evaluation.
 """
 
 import os
@@ -9,7 +10,12 @@ import keras
 import tensorflow as tf
 
 from ganzoo import config as config_lib
-from ganzoo import files
+from ganzoo import (
+    files,
+    models,  # noqa: F401  (registers the classes for deserialization)
+)
+from ganzoo.preset_dirs import preset_dir
+from ganzoo.run_dir import list_checkpoints
 
 
 def resolve_model_file(path):
@@ -18,8 +24,6 @@ def resolve_model_file(path):
         final = os.path.join(path, "model.keras")
         if files.isfile(final):
             return final
-        from ganzoo.run_dir import list_checkpoints
-
         checkpoints = list_checkpoints(os.path.join(path, "checkpoints"))
         if checkpoints:
             return checkpoints[-1]
@@ -49,10 +53,27 @@ def load_gan(path, compile=True):
     >>> gan = ganzoo.load_gan("runs/dcgan_digits")
     >>> gan.fit(more_data, epochs=1, steps_per_epoch=100)
     """
-    import ganzoo.models  # noqa: F401  (registers the classes for deserialization)
-    from ganzoo.presets import preset_dir
-
     return keras.models.load_model(resolve_model_file(preset_dir(path)), compile=compile)
+
+
+def from_preset(name_or_path, compile=True):
+    """Loads a pretrained GAN: a preset name, a preset or run directory, or a URL.
+
+    Args:
+        name_or_path: str. `ganzoo.list_presets()` names, a registered name, a
+            directory (preset or run) or `.keras` file, or a preset URL.
+        compile: bool. Restore both optimizers (with their state) for `fit`.
+
+    Returns:
+        The compiled ganzoo `GAN` (G, D, optimizers): `gan.generate(16, seed=0)`
+        samples, `gan.fit(data)` fine-tunes (see `ganzoo.finetune.prepare`).
+
+    Example:
+
+    >>> gan = ganzoo.from_preset("dcgan_digits")
+    >>> images = gan.generate(16, seed=0)  # float32 [16, 16, 16, 1] in [-1, 1]
+    """
+    return load_gan(preset_dir(name_or_path), compile=compile)
 
 
 def load_generator(path):
@@ -72,13 +93,9 @@ def load_generator(path):
     >>> generator = ganzoo.load_generator("runs/dcgan_digits")
     >>> images = generator(np.random.normal(size=(16, 100)).astype("float32"))
     """
-    from ganzoo.presets import preset_dir
-
     path = preset_dir(path)
     if files.isfile(os.path.join(path, "saved_model.pb")):
         return _saved_model_generator(path)
-    import ganzoo.models  # noqa: F401
-
     model = keras.models.load_model(resolve_model_file(path), compile=False)
     return getattr(model, "inference_generator", model)
 

@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganzoo.errors import ConfigError
+
 # train.mixed_precision value -> Keras dtype policy.
 MODES = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
@@ -36,8 +38,6 @@ MODES = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 def check_mode(mode, key="train.mixed_precision"):
     """Returns `mode` if it is one of `MODES`; raises `ConfigError` naming them otherwise."""
     if mode not in MODES:
-        from ganzoo.config import ConfigError
-
         raise ConfigError(
             f"Config key {key!r} is {mode!r}; choose one of {', '.join(MODES)} (bf16 needs "
             "no loss scaling; fp16 scales the loss dynamically).")

@@ -49,9 +49,11 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from ganzoo import callbacks, files
+from ganzoo.version import __version__
 
 gfile = files.gfile
 LOCK_NAME = ".lock"
@@ -442,10 +444,6 @@ def write_run_json(model_dir, extra=None):
         model_dir: str. The run directory.
         extra: dict or None. More fields for this invocation (e.g. resumed step).
     """
-    import tensorflow as tf
-
-    from ganzoo import __version__
-
     path = os.path.join(model_dir, "run.json")
     previous = files.read_json(path) or {}
     history = previous.get("history")

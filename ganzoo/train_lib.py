@@ -40,6 +40,7 @@ from ganzoo import (
     loading,
     precision,
     preemption,
+    preset_dirs,
     run_dir,
     tasks,
     validation,
@@ -97,6 +98,7 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
         if value is not None:
             config_lib.set_value(config, key, value)
     config_lib.validate(config)
+    cls.check_config(config.model)  # the family's own rules (wgan_gp: no batch-norm critic)
     return config
 
 
@@ -279,10 +281,8 @@ def _check_init_from(init_from, model_dir):
     """Refuses to fine-tune into the source itself: the source is never written."""
     if not init_from:
         return
-    from ganzoo.presets import preset_dir
-
     source, target = (os.path.realpath(p) if files.is_local(p) else p.rstrip("/")
-                      for p in (preset_dir(init_from), model_dir))
+                      for p in (preset_dirs.preset_dir(init_from), model_dir))
     if files.isfile(source):
         source = os.path.dirname(source)
     if target == source or target.startswith(source + os.sep):

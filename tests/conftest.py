@@ -52,6 +52,7 @@ _MEASURED_SECONDS = {
         37,
     "test_multi_worker.py::test_two_workers_equal_one_process_and_only_the_chief_writes": 33,
     "test_preemption.py::test_sigterm_to_one_worker_stops_both_after_the_same_step": 33,
+    "test_adding_a_model.py::test_the_readme_family_file_trains_exports_and_reloads": 20,
 }
 
 

@@ -7,6 +7,11 @@ import re
 import subprocess
 import sys
 
+import keras
+import pytest
+
+from ganzoo import cli, registry
+
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -17,7 +22,7 @@ def _readme_family_file():
     return block.group(1)
 
 
-def test_the_readme_family_file_trains_exports_and_reloads(tmp_path):
+def test_the_readme_family_file_trains_exports_and_reloads(tmp_path, monkeypatch):
     (tmp_path / "my_sngan.py").write_text(_readme_family_file())
     run = tmp_path / "runs" / "sngan"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(README.parent))
@@ -33,15 +38,19 @@ def test_the_readme_family_file_trains_exports_and_reloads(tmp_path):
     assert "name: sngan" in config and "loss: hinge" in config
     assert "spectral_norm: true" in config and "norm: none" in config
     assert json.loads((run / "run.json").read_text())["ended"]["reason"] == "completed"
-    # The saved model reloads where the module is importable (as `--import_module` does).
-    check = ("import sys, my_sngan, keras; m = keras.models.load_model(sys.argv[1]); "
-             "print(type(m).__name__, m.generate(2).shape)")
-    loaded = subprocess.run([sys.executable, "-c", check, str(run / "model.keras")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    assert "SNGAN (2, 16, 16, 1)" in loaded.stdout
+    # The saved model reloads where the module is importable (`--import_module` imports it
+    # the same way); in this process, with the registry restored afterwards.
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    monkeypatch.delitem(sys.modules, "my_sngan", raising=False)
+    cli.import_modules(["my_sngan"])
+    loaded = keras.models.load_model(str(run / "model.keras"))
+    assert type(loaded).__name__ == "SNGAN" and loaded.generate(2).shape == (2, 16, 16, 1)
+    monkeypatch.delitem(sys.modules, "my_sngan")
 
-    missing = subprocess.run([*command[:3], "--import_module=no_such_family", "--model=sngan"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert missing.returncode == 2
-    assert "--import_module=no_such_family cannot be imported" in missing.stderr
+
+def test_a_module_that_cannot_be_imported_is_bad_input(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.import_modules(["no_such_family"])
+    assert exited.value.code == 2
+    assert "--import_module=no_such_family cannot be imported" in capsys.readouterr().err

@@ -68,6 +68,8 @@ def test_bad_labels_give_clear_errors(cgan, labels, match):
 def test_codes_and_wrong_latent_are_rejected(acgan):
     with pytest.raises(ValueError, match="InfoGAN's structured codes"):
         acgan.generate(2, codes=np.zeros((2, 12), np.float32))
+    with pytest.raises(ValueError, match="`labels` only; it takes no style"):
+        acgan.generate(2, labels=[0, 1], style=3)
     with pytest.raises(ValueError, match=r"expected \[batch, 8\]"):
         acgan.generator_inputs(np.zeros((2, 5), np.float32), labels=[0, 1])
 

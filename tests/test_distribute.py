@@ -31,7 +31,7 @@ import tensorflow as tf
 from gan_test_utils import UPDATE_RTOL, build_tiny, relative_update_error, tiny_batch
 
 import ganzoo
-from ganzoo.models import base
+from ganzoo.models import base, replicas
 
 RTOL = UPDATE_RTOL
 # The doubled gradient must miss by at least this many tolerances.
@@ -164,7 +164,7 @@ def test_doubled_learning_rate_is_the_per_replica_loss_bug(mirrored_strategy, mo
 
     def per_replica_total_loss(self, terms, network, name):
         total, logs = global_total_loss(self, terms, network, name)
-        return total * base._num_replicas(), logs
+        return total * replicas.num_replicas(), logs
 
     monkeypatch.setattr(base.GAN, "_total_loss", per_replica_total_loss)
     buggy = _build(mirrored_strategy, name)

@@ -59,7 +59,7 @@ def test_averaging_starts_at_ema_start():
 def test_samples_export_and_loading_use_the_average(tmp_path):
     gan, spec = _ema_model()
     fit_steps(gan, spec, steps=3)
-    assert gan.inference_generator is gan.ema_generator
+    assert gan.inference_generator is gan.ema_generator  # its statistics measured now
     latent = gan.sample_latent(4, seed=3)
     from_ema = np.asarray(gan.ema_generator(latent, training=False))
     from_g = np.asarray(gan.generator(latent, training=False))
@@ -80,6 +80,29 @@ def test_samples_export_and_loading_use_the_average(tmp_path):
     assert reloaded.ema_decay == DECAY and reloaded.ema_start == 0
     for a, b in zip(reloaded.ema_generator.weights, gan.ema_generator.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_the_average_gets_batch_norm_statistics_of_its_own_weights():
+    gan, spec = _ema_model()
+    fit_steps(gan, spec, steps=3)
+    norms = [la for la in gan.ema_generator.layers
+             if isinstance(la, keras.layers.BatchNormalization)]
+    assert norms
+    copied = [la.moving_mean.numpy() for la in norms]  # G's, copied by the update
+    latent = tf.random.stateless_normal([512, gan.latent_dim], seed=[gan.seed, 7919],
+                                        alg="philox")
+    # Training mode with the averaged weights: the statistics they produce.
+    gan.ema_generator.trainable = True
+    expected = keras.Model(gan.ema_generator.input, [la.input for la in norms])(
+        latent, training=True)
+    gan.ema_generator.trainable = False
+    gan.inference_generator  # noqa: B018 (the property measures them)
+    for layer, x, old in zip(norms, expected, copied, strict=True):
+        mean = np.mean(np.asarray(x), axis=tuple(range(np.ndim(x) - 1)))
+        np.testing.assert_allclose(layer.moving_mean.numpy(), mean, rtol=1e-4, atol=1e-5)
+        assert not np.allclose(layer.moving_mean.numpy(), old)
+        assert layer.momentum == 0.9
+    assert not gan.ema_generator.trainable
 
 
 def test_off_by_default_and_the_generator_is_g():

@@ -94,7 +94,7 @@ def test_mutual_information_terms_through_the_training_code_path(gan):
     assert np.all(np.abs(codes["continuous"]) <= 1)
     batch = {"real": tf.zeros([6, 16, 16, 1]), "labels": tf.zeros([6], tf.int32), "extras": codes}
     batch["fake"] = gan.generator(inputs, training=False)
-    fake_out = gan._discriminate(batch["fake"], batch, training=False, fake=True)
+    fake_out = gan._discriminate(batch["fake"], batch, training=False)
     real_out = gan._discriminate(batch["real"], batch, training=False)
     logits = fake_out["q_categorical"].numpy().astype(np.float64)
     cat = codes["categorical"].numpy()

@@ -126,6 +126,13 @@ def test_unconditional_model_rejects_labels():
         gan.generate(2, labels=[0, 1])
 
 
+def test_conditions_are_declared_by_the_family():
+    gan, _ = build_tiny("dcgan")
+    assert gan.generate(2, seed=1, labels=None).shape[0] == 2  # None: not given
+    with pytest.raises(ValueError, match=r"takes no conditions \(got codes, style\)"):
+        gan.generate(2, style=1, codes=[[0.0]])
+
+
 def _load(path):
     import keras
 

@@ -88,6 +88,18 @@ def test_families_with_labels_or_extra_heads_refuse_packing():
             build_tiny(name, packing=2)
 
 
+def test_a_family_declares_whether_it_supports_packing():
+    class Unpackable(VanillaGAN):
+        supports_packing = False
+
+    assert VanillaGAN.supports_packing
+    packed_vanilla(2)
+    config = ModelConfig(name="vanilla", architecture="mlp", width=8, latent_dim=4,
+                         options={"packing": 2})
+    with pytest.raises(ConfigError, match="Unpackable's has more"):
+        Unpackable.from_data_spec(SPEC, config)
+
+
 def test_packing_one_is_the_plain_gan():
     """`packing=1` builds and trains exactly the GAN built without the option."""
     packed = compile_tiny(packed_vanilla(1, IMAGE_SPEC, seed=3))

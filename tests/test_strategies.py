@@ -57,17 +57,6 @@ def test_tf_config_parsed(monkeypatch):
     assert distribute.tf_config()["task"]["index"] == 1
 
 
-@pytest.mark.parametrize("task_type, task_id, jobs, chief", [
-    ("worker", 0, ["worker"], True),
-    ("worker", 1, ["worker"], False),
-    ("chief", 0, ["chief", "worker"], True),
-    ("worker", 0, ["chief", "worker"], False),
-    (None, None, [], True),
-])
-def test_chief_rule(task_type, task_id, jobs, chief):
-    assert distribute.is_chief_task(task_type, task_id, jobs) is chief
-
-
 def test_parameter_server_fails_immediately_and_says_what_to_use(tmp_path):
     with pytest.raises(ConfigError, match="multi_worker") as info:
         distribute.get_strategy("parameter_server")

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import ganzoo
 from ganzoo import train_lib
@@ -79,10 +80,14 @@ def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
         record = json.load(f)
     assert record["resumed_from_step"] == 3
     assert result["steps"] == 4
-    # The fast-path choice and its reason (CPU, oneDNN on here: graph mode, float32).
+    # The fast-path choice and its reason (TINY sets jit_compile; float32 by default).
     speed = record["speed"]
-    assert speed["jit_compile"] is False and "oneDNN" in speed["jit_compile_reason"]
+    assert speed["jit_compile"] is False
+    assert speed["jit_compile_reason"] == "set by train.jit_compile"
     assert speed["mixed_precision"] == "off" and "bf16" in speed["mixed_precision_reason"]
+    # Left to the default, the CPU with oneDNN on takes graph mode.
+    jit, reason = train_lib.fast_path(tf.distribute.get_strategy())
+    assert jit is False and "oneDNN on" in reason
 
 
 def test_resume_with_incompatible_config_is_refused_and_keeps_the_run(tmp_path):

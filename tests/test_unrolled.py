@@ -43,7 +43,7 @@ def generator_loss_and_grads(gan, steps, real=None):
     with tf.GradientTape() as tape:
         batch["fake"] = gan.generator(inputs, training=True)
         with gan._unrolled_discriminator(batch):
-            out = gan._discriminate(batch["fake"], batch, training=True, fake=True)
+            out = gan._discriminate(batch["fake"], batch, training=True)
             loss = tf.reduce_mean(gan._generator_terms(out, batch)["adversarial"])
     return float(loss), tape.gradient(loss, gan.generator.trainable_variables)
 

@@ -81,7 +81,7 @@ def _penalty_and_gradient(gan, real, fake):
     kernel = gan.discriminator.get_layer("logits").kernel
     with tf.GradientTape() as tape:
         real_out = gan._discriminate(real, batch, training=True)
-        fake_out = gan._discriminate(fake, batch, training=True, fake=True)
+        fake_out = gan._discriminate(fake, batch, training=True)
         terms = gan._discriminator_terms(real_out, fake_out, batch)
         loss = tf.reduce_mean(terms["adversarial"] + terms["gradient_penalty"])
     return terms["gradient_penalty"], tape.gradient(loss, kernel)

@@ -37,17 +37,23 @@ def render(runs):
              "Protocol: configs/<family>_fashion_mnist.yaml with `train.ema_decay`; both "
              "generators of each run scored as in tools/results/fashion_mnist.md (fmnist-FID: "
              "the shipped classifier's features, **not comparable with Inception-FID**). "
-             "`gain` = FID of G minus FID of the average (positive: the average is better).", "",
+             "`gain` = FID of G minus FID of the average (positive: the average is better). "
+             "`average, G's BN statistics`: the average with G's batch-norm statistics copied "
+             "in, instead of those measured for its own weights (`ema.recalibrate`).", "",
              "| family | ema_decay | steps | seed | FID of G | FID of the average | gain | "
-             "classes G / average | train s |", "|---|---|---|---|---|---|---|---|---|"]
+             "average, G's BN statistics | classes G / average | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for run in sorted(runs, key=lambda r: (r["job"]["row"], r["steps"], r["job"]["seed"])):
         job = run["job"]
         decay = job["overrides"][0].split("=", 1)[1]
         raw, ema = run["without_ema"]["fid"], run["fid"]
         groups.setdefault((job["family"], decay, run["steps"]), []).append(raw - ema)
+        g_stats = run.get("ema_with_g_statistics", {}).get("fid")
         lines.append(f"| {job['family']} | {decay} | {run['steps']} | {job['seed']} | {raw:.1f} "
-                     f"| {ema:.1f} | {raw - ema:+.1f} | {run['without_ema']['classes_covered']} / "
+                     f"| {ema:.1f} | {raw - ema:+.1f} | "
+                     f"{'-' if g_stats is None else f'{g_stats:.1f}'} | "
+                     f"{run['without_ema']['classes_covered']} / "
                      f"{run['classes_covered']} | {run['train_seconds']:.0f} |")
     lines += ["", "Mean gain over seeds:", ""]
     for (family, decay, steps), gains in sorted(groups.items()):

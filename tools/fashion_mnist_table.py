@@ -129,10 +129,23 @@ def run_ganzoo(job):
            "report": result.get("report") or {}, "model_dir": model_dir}
     if family != "ssgan":
         out.update(score(gan.generate(NUM_SAMPLES, seed=0)))
-        if gan.ema_generator is not None:  # the same run's G without the average
-            average, gan.ema_generator = gan.ema_generator, None
-            out["without_ema"] = score(gan.generate(NUM_SAMPLES, seed=0))
-            gan.ema_generator = average
+        if gan.ema_generator is not None:
+            out.update(_score_ema_variants(gan))
+    return out
+
+
+def _score_ema_variants(gan):
+    """The same run's G without the average, and the average with G's batch-norm
+    statistics instead of its own (what `ema.recalibrate` replaces)."""
+    average, gan.ema_generator = gan.ema_generator, None
+    out = {"without_ema": score(gan.generate(NUM_SAMPLES, seed=0))}
+    gan.ema_generator = average
+    trainable = {id(v) for v in gan.generator.trainable_weights}
+    for ema, weight in zip(average.weights, gan.generator.weights, strict=True):
+        if id(weight) not in trainable:
+            ema.assign(weight)
+    gan._ema_calibrated_at = int(gan.g_optimizer.iterations.numpy())  # keep them
+    out["ema_with_g_statistics"] = score(gan.generate(NUM_SAMPLES, seed=0))
     return out
 
 
@@ -218,6 +231,11 @@ def _fmt(values, digits=1, percent=False):
     return text
 
 
+def _timings(runs, key):
+    """`key` of the runs whose time was taken fairly (`"timed": false` marks the others)."""
+    return [r[key] for r in runs if r.get("timed", True)]
+
+
 def family_measure(row, runs):
     report = [r.get("report", {}) for r in runs]
     if row in ("cgan", "acgan"):
@@ -252,7 +270,9 @@ def render(results):
         f"{NUM_SAMPLES:,} samples (seed 0) vs the 10,000 test images, features of the shipped "
         "Fashion-MNIST classifier (fmnist-FID; **not comparable with Inception-FID**). "
         f"Classes covered: predicted for >= {COVERED_SHARE:.0%} of samples. Mean ± std over "
-        "seeds. `train s`: training loop; `total s`: with set-up, export and report.",
+        "seeds. `train s`: training loop; `total s`: with set-up, export and report; times "
+        "over the fairly timed seeds only (a run marked `\"timed\": false` in the JSON shared "
+        "its machine).",
         "",
         "| family | framework | steps | seeds | fmnist-FID | KID | precision | recall | "
         "classes | family measure | train s | total s | img/s |",
@@ -270,9 +290,9 @@ def render(results):
             f"{_fmt([r.get('precision') for r in runs], 2)} | "
             f"{_fmt([r.get('recall') for r in runs], 2)} | "
             f"{_fmt([r.get('classes_covered') for r in runs], 1)} | "
-            f"{family_measure(row, runs)} | {_fmt([r['train_seconds'] for r in runs], 0)} | "
-            f"{_fmt([r['total_seconds'] for r in runs], 0)} | "
-            f"{_fmt([r['images_per_second'] for r in runs], 0)} |")
+            f"{family_measure(row, runs)} | {_fmt(_timings(runs, 'train_seconds'), 0)} | "
+            f"{_fmt(_timings(runs, 'total_seconds'), 0)} | "
+            f"{_fmt(_timings(runs, 'images_per_second'), 0)} |")
     lines += summary_lines(rows)
     # Rows are built in pieces, possibly on different machines: name each one.
     machines = {}
@@ -310,7 +330,8 @@ def summary_lines(rows):
         if fw == "pytorch" and (row, "ganzoo", steps) in by:
             ours = by[(row, "ganzoo", steps)]
             fid_ours, fid_twin = _mean(ours, "fid"), _mean(runs, "fid")
-            t_ours, t_twin = _mean(ours, "train_seconds"), _mean(runs, "train_seconds")
+            t_ours = _mean_std(_timings(ours, "train_seconds"))[0]
+            t_twin = _mean_std(_timings(runs, "train_seconds"))[0]
             out.append(
                 f"- {row}, {steps} steps: fmnist-FID ganzoo {fid_ours:.1f} vs twin {fid_twin:.1f} "
                 f"({'not worse' if fid_ours <= fid_twin else 'WORSE'}); training loop "

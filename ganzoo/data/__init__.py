@@ -9,46 +9,22 @@ import dataclasses
 
 import tensorflow as tf
 
-_LOADERS = {}
-
-
-@dataclasses.dataclass(frozen=True)
-class DataSpec:
-    """What a model needs to know about a data set.
-
-    Args:
-        name: str. The data set's name as the user gave it.
-        shape: tuple. Shape of one example: `(H, W, C)` for images, `(D,)` for vectors.
-        num_classes: int. Number of label classes; 0 when the data has no labels.
-        num_examples: int or None. Size of the split when known.
-    """
-
-    name: str
-    shape: tuple
-    num_classes: int = 0
-    num_examples: int | None = None
-
-    @property
-    def is_image(self) -> bool:
-        return len(self.shape) == 3
-
-
-def register_dataset(name):
-    """Registers a loader under `name`; a duplicate name raises."""
-
-    def decorator(fn):
-        if name in _LOADERS:
-            raise ValueError(f"Data set {name!r} is already registered.")
-        _LOADERS[name] = fn
-        return fn
-
-    return decorator
+from ganzoo.data.base import (  # noqa: F401  (the loader API, importable from here)
+    DataSpec,
+    Source,
+    array_source,
+    register_dataset,
+    registered_loader,
+    registered_names,
+    with_source,
+)
+from ganzoo.errors import ConfigError
 
 
 def list_datasets():
     """Names of the built-in data sets (TFDS names and `folder:PATH` also work)."""
     _import_loaders()
-    return sorted(_LOADERS)
+    return registered_names()
 
 
 def load(name, split="train", image_size=None, data_dir=None):
@@ -73,8 +49,10 @@ def load(name, split="train", image_size=None, data_dir=None):
     (16, 16, 1)
     """
     _import_loaders()
-    if name in _LOADERS:
-        return _LOADERS[name](split, image_size=image_size, data_dir=data_dir)
+    loader = registered_loader(name)
+    if loader is not None:
+        return loader(split, image_size=image_size, data_dir=data_dir)
+    # `folder` and `tfds` only when asked for, like the loaders (`_import_loaders`).
     if name.startswith("folder:"):
         from ganzoo.data import folder
 
@@ -103,8 +81,6 @@ def select_classes(dataset, spec, classes):
     """
     if classes is None:
         return dataset, spec
-    from ganzoo.config import ConfigError
-
     if not spec.num_classes:
         raise ConfigError(f"Config key 'data.classes' selects labels, but {spec.name!r} has "
                           "no labels; remove data.classes or use a labelled data set.")
@@ -152,8 +128,6 @@ def select_examples(dataset, spec, max_examples, seed=0):
     """
     if max_examples is None:
         return dataset, spec
-    from ganzoo.config import ConfigError
-
     source = source_of(dataset)
     if source is None:
         raise ConfigError(f"Config key 'data.max_examples' needs a data set of known size "
@@ -187,46 +161,6 @@ _FOREVER = 2**62
 # Small data sets without their own random access are copied into memory once
 # (digits, TFDS mnist/cifar10, class subsets) when they fit in this many bytes.
 _MAX_IN_MEMORY_BYTES = 2 << 30
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    """Random access to one split, which lets a pipeline shuffle it completely.
-
-    Args:
-        size: int. Number of examples.
-        fetch: callable. int64 indices -> `(examples, labels)`; a batch of
-            indices `[B]` when `batched`, else one scalar index.
-        batched: bool. Whether `fetch` takes a batch of indices (in-memory
-            arrays) or one (a file to decode).
-    """
-
-    size: int
-    fetch: object
-    batched: bool = True
-
-
-def with_source(dataset, source):
-    """Marks `dataset` as having random access through `source` (see `Source`).
-
-    Transformations (`filter`, `map`) return new datasets without the mark, so a
-    pipeline never uses a source that no longer describes the data.
-    """
-    dataset.ganzoo_source = source
-    return dataset
-
-
-def array_source(images, labels, transform=None):
-    """A batched `Source` over in-memory arrays; `transform` maps a batch of images
-    (e.g. uint8 to float in [-1, 1]) after the gather."""
-    images = tf.constant(images)
-    labels = tf.constant(labels, tf.int32)
-
-    def fetch(indices):
-        x = tf.gather(images, indices)
-        return (transform(x) if transform else x), tf.gather(labels, indices)
-
-    return Source(int(labels.shape[0]), fetch, batched=True)
 
 
 def source_of(dataset):

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data import DataSpec, register_dataset
+from ganzoo.data.base import DataSpec, register_dataset
 
 DEFAULT_SIZE = 16
 NUM_TEST = 360
@@ -20,6 +20,7 @@ _SPLIT_SEED = 0
 
 @functools.lru_cache(maxsize=None)
 def _arrays():
+    # scikit-learn takes over a second to import; only the first load pays for it.
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from ganzoo.data import DataSpec, Source, with_source
+from ganzoo.data.base import DataSpec, Source, with_source
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}

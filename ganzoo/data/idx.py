@@ -29,7 +29,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data import DataSpec, array_source, register_dataset, with_source
+from ganzoo.data import tfds
+from ganzoo.data.base import DataSpec, array_source, register_dataset, with_source
 
 # name -> (Debian folder, number of classes, class names)
 DATASETS = {
@@ -147,8 +148,6 @@ def idx_arrays(name, split="train", data_dir=None):
 
 
 def _not_available(name, split, data_dir, tfds_message):
-    from ganzoo.data.tfds import DataNotAvailableError
-
     debian, _ = DATASETS[name]
     where = f"--data_dir={data_dir}" if data_dir else debian
     prefix = _PREFIX[split]
@@ -159,7 +158,7 @@ def _not_available(name, split, data_dir, tfds_message):
     ways.append(f"put the IDX files ({prefix}-images-idx3-ubyte and {prefix}-labels-idx1-ubyte, "
                 "gzipped or not, with the other split's pair) in a folder and pass "
                 "--data_dir=FOLDER")
-    return DataNotAvailableError(
+    return tfds.DataNotAvailableError(
         f"No IDX files of {name} {split!r} in {where}. Ways to provide them: "
         + "; ".join(ways) + f". Or use a prepared TFDS copy: {tfds_message}")
 
@@ -217,8 +216,6 @@ def load_idx_dataset(name, split="train", image_size=None, data_dir=None):
 
 
 def _from_tfds(name, split, image_size, data_dir):
-    from ganzoo.data import tfds
-
     try:
         return tfds.load_tfds(name, split, image_size=image_size, data_dir=data_dir)
     except tfds.DataNotAvailableError as e:

@@ -15,7 +15,7 @@ import re
 
 import tensorflow as tf
 
-from ganzoo.data import DataSpec
+from ganzoo.data.base import DataSpec, registered_names
 
 _DEFAULT_DATA_DIR = "~/tensorflow_datasets"
 
@@ -142,11 +142,10 @@ def _builder(name, data_dir):
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as e:
-        from ganzoo.data import list_datasets
-
+        # `ganzoo.data.load`, the way here for any name, has imported the built-in loaders.
         raise UnknownDatasetError(
             f"Unknown data set {name!r}. ganzoo accepts a built-in name "
-            f"({', '.join(list_datasets())}), 'folder:PATH' for a directory of images, "
+            f"({', '.join(registered_names())}), 'folder:PATH' for a directory of images, "
             "or a TensorFlow Datasets name such as 'mnist', 'cifar10' or 'celeb_a' "
             "(https://www.tensorflow.org/datasets/catalog)."
         ) from e

@@ -30,7 +30,7 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data import DataSpec, register_dataset
+from ganzoo.data.base import DataSpec, register_dataset
 
 SPLIT_SIZES = {"train": 100_000, "test": 10_000}
 _SPLIT_SEEDS = {"train": 0, "test": 1}

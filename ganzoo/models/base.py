@@ -7,13 +7,19 @@ goes into G and D and which loss terms apply (hooks below), never the loop.
 Noise is drawn with stateless RNG keyed on (seed, generator step, draw index),
 so a resumed run draws exactly the noise the uninterrupted run would have, and
 under `tf.distribute` each replica takes its slice of the same global noise
-batch: N replicas give the same update as one device on the same global batch.
-(XLA's stateless Philox yields a different, equally deterministic stream than
-the TF kernel for runtime seeds: compare runs with the same `jit_compile`.)
+batch: N replicas give the same update as one device on the same global batch
+(`ganzoo.models.replicas`). (XLA's stateless Philox yields a different, equally
+deterministic stream than the TF kernel for runtime seeds: compare runs with the
+same `jit_compile`.)
+
+The base names no family's conditions: a family declares what it accepts
+(`generate(n, seed, **conditions)` validated by its `generator_inputs`,
+`supports_packing`, `check_config`). The data's labels (the optional second
+element of each pipeline element, zeros when absent) ride through the loop
+untouched, as `labels` arguments and `batch["labels"]`; only families read them.
 """
 
 import contextlib
-import inspect
 
 import keras
 import numpy as np
@@ -21,6 +27,8 @@ import tensorflow as tf
 
 from ganzoo import augment, compat, precision, validation
 from ganzoo import losses as losses_lib
+from ganzoo.models import building, ema, replicas
+from ganzoo.models.packing import pack, packed_shape  # noqa: F401  (packed_shape: public here)
 
 
 class GAN(compat.PrebuiltModel):
@@ -75,8 +83,12 @@ class GAN(compat.PrebuiltModel):
     # Dotted config keys -> values: the paper's hyper-parameters for this family,
     # applied on top of the dataclass defaults and below YAML files and --set.
     default_overrides: dict = {}
-    # Whether the discriminator/generator consume class labels.
+    # Declared by a family whose G and D take the data's class labels as their
+    # condition (nothing in ganzoo reads it; `generate` asks `generator_inputs`).
     conditional: bool = False
+    # Whether D can judge PacGAN packs (`model.options.packing`): False for a D
+    # with per-example inputs or outputs besides the logit (`ganzoo.models.packing`).
+    supports_packing: bool = True
     # The family's `ganzoo.tasks.Task` subclass (pipeline, callbacks, report of a
     # run), set in the family file; None runs with the plain `Task`.
     task: type | None = None
@@ -104,16 +116,9 @@ class GAN(compat.PrebuiltModel):
         if self.d_steps < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names()]
-        self.ema_decay, self.ema_start = float(ema_decay), int(ema_start)
-        if not 0.0 <= self.ema_decay < 1.0 or self.ema_start < 0:
-            raise ValueError(f"ema_decay must be in [0, 1) and ema_start >= 0, got "
-                             f"{ema_decay} and {ema_start}.")
-        self.ema_generator = None
-        if self.ema_decay:
-            # Its own weights, built in the same (strategy) scope as G's.
-            self.ema_generator = keras.models.clone_model(generator)
-            self.ema_generator.set_weights(generator.get_weights())
-            self.ema_generator.trainable = False
+        self.ema_decay, self.ema_start = ema.check(ema_decay, ema_start)
+        self.ema_generator = ema.make_average(generator) if self.ema_decay else None
+        self._ema_calibrated_at = None  # the step whose average's statistics are measured
         # G and D are functional models, already built; so is the wrapper.
         self.built = True
 
@@ -131,49 +136,28 @@ class GAN(compat.PrebuiltModel):
         Returns:
             An uncompiled model of this class.
         """
-        from ganzoo.config import ConfigError, ModelConfig
-        from ganzoo.models import networks
+        from ganzoo.config import ModelConfig
 
         config = config or ModelConfig(name=getattr(cls, "registered_name", "dcgan"))
+        cls.check_config(config)
         keras.utils.set_random_seed(seed)
-        arch = networks.get_architecture(config.architecture)
-        packing = int(config.options.get("packing", 1))
-        heads = cls.discriminator_heads(config, spec)
-        if packing > 1 and not _plain_discriminator(cls, heads):
-            raise ConfigError(
-                f"model.options.packing needs a discriminator with one real/fake logit per "
-                f"input and no other inputs or heads; {cls.__name__}'s has more (labels, "
-                f"auxiliary heads {sorted(heads)} or a wrapped Q network).")
-        for section, builder in (("generator", arch.generator),
-                                 ("discriminator", arch.discriminator)):
-            _check_builder_keys(builder, getattr(config, section), section, config.architecture)
-        generator = arch.generator(
-            spec.shape, cls.generator_input_dim(config, spec), width=config.width,
-            **config.generator,
-        )
-        discriminator = arch.discriminator(
-            packed_shape(spec.shape, packing), width=config.width, heads=heads,
-            **config.discriminator,
-        )
-        generator, discriminator = cls.wrap_networks(generator, discriminator, config, spec)
+        generator, discriminator = building.build_networks(cls, spec, config)
         kwargs = {**kwargs, **config.options}
-        valid = set(_constructor_args(cls))
-        unknown = set(kwargs) - valid
-        if unknown:
-            raise ConfigError(
-                f"Unknown model.options key(s) {sorted(unknown)} for {cls.__name__}; "
-                f"valid: {sorted(valid - {'generator', 'discriminator', 'latent_dim', 'seed'})}."
-            )
-        if kwargs.get("diffaugment") and not spec.is_image:
-            raise ConfigError(f"train.diffaugment augments images; data set {spec.name!r} "
-                              f"holds vectors of shape {spec.shape}. Set it to ''.")
+        building.check_options(cls, kwargs, spec, root=GAN)
         kwargs.setdefault("seed", seed)
         return cls(generator=generator, discriminator=discriminator,
                    latent_dim=config.latent_dim, **kwargs)
 
     @classmethod
+    def check_config(cls, config):
+        """Refuses a `ModelConfig` this family cannot train (`ConfigError` naming the key).
+
+        Run by `from_data_spec` before anything is built; the base accepts any.
+        """
+
+    @classmethod
     def generator_input_dim(cls, config, spec):
-        """Width of the generator's input vector (noise, plus codes for InfoGAN)."""
+        """Width of the generator's input vector: the noise; families add their conditions'."""
         return config.latent_dim
 
     @classmethod
@@ -183,7 +167,7 @@ class GAN(compat.PrebuiltModel):
 
     @classmethod
     def wrap_networks(cls, generator, discriminator, config, spec):
-        """Hook for families that add inputs (labels) around the built networks."""
+        """Hook for families that add inputs or heads (conditions, Q) around the built networks."""
         return generator, discriminator
 
     # ------------------------------------------------------------------ compile
@@ -239,7 +223,7 @@ class GAN(compat.PrebuiltModel):
     def get_config(self):
         """Every constructor argument, read from the same-named attribute."""
         config = super().get_config()
-        for name in _constructor_args(type(self)):
+        for name in building.constructor_args(type(self), GAN):
             value = getattr(self, name)
             if isinstance(value, keras.layers.Layer):
                 value = keras.saving.serialize_keras_object(value)
@@ -275,34 +259,32 @@ class GAN(compat.PrebuiltModel):
             logs.update(self._generator_step(real_chunks[-1], label_chunks[-1], draw=self.d_steps))
         if self.ema_generator is not None:
             with tf.control_dependencies([tf.identity(self.g_optimizer.iterations)]):
-                self._update_ema()
+                ema.update_average(self.ema_generator, self.generator,
+                                   self.g_optimizer.iterations, self.ema_decay, self.ema_start)
         logs.pop("_done", None)
         for tracker in self.trackers:
             if tracker.name in logs:
                 tracker.update_state(logs[tracker.name])
         return compat.step_outputs({tracker.name: tracker.result() for tracker in self.trackers})
 
-    def _update_ema(self):
-        """`ema = d * ema + (1 - d) * G` after G's update; a copy up to `ema_start`.
-
-        The first averaged step also copies, so an average never mixes in the
-        weights G had before a fine-tuning run loaded its own. Every replica
-        holds the same G after the update, so each assigns the same value.
-        """
-        step = self.g_optimizer.iterations
-        decay = tf.where(step > max(self.ema_start, 1), self.ema_decay, 0.0)
-        trainable = {id(v) for v in self.generator.trainable_weights}
-        for ema, weight in zip(self.ema_generator.weights, self.generator.weights):
-            value = tf.cast(weight.value, tf.float32)
-            if id(weight) in trainable:
-                value = decay * tf.cast(ema.value, tf.float32) + (1.0 - decay) * value
-            ema.assign(tf.cast(value, ema.dtype))
-
     @property
     def inference_generator(self):
         """The generator that samples, evaluation and export use: the moving
-        average of G's weights when `ema_decay` > 0, else G itself."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
+        average of G's weights when `ema_decay` > 0, else G itself.
+
+        The average's batch-norm statistics are measured for its own weights
+        (`ema.recalibrate`, on 512 fixed latents) once per generator step, when
+        it is first read after that step.
+        """
+        if self.ema_generator is None:
+            return self.generator
+        step = int(self.g_optimizer.iterations.numpy()) if hasattr(self, "g_optimizer") else -1
+        if tf.executing_eagerly() and step != self._ema_calibrated_at:
+            latent = tf.random.stateless_normal([512, self.latent_dim], seed=[self.seed, 7919],
+                                                alg="philox").numpy()
+            ema.recalibrate(self.ema_generator, self.generator_inputs(latent))
+            self._ema_calibrated_at = step
+        return self.ema_generator
 
     def _discriminator_step(self, real, labels, draw):
         batch = {"real": real, "labels": labels}
@@ -315,7 +297,7 @@ class GAN(compat.PrebuiltModel):
             with tf.control_dependencies([batch["fake"]]):
                 real_out = self._discriminate(batch["real"], batch, training=True)
             with tf.control_dependencies([real_out["logits"]]):
-                fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
+                fake_out = self._discriminate(batch["fake"], batch, training=True)
             terms = self._discriminator_terms(real_out, fake_out, batch)
             loss, logs = self._total_loss(terms, self.discriminator, "d_loss")
             loss = self.d_optimizer.scale_loss(loss)  # float16: x loss scale; else x 1
@@ -333,7 +315,7 @@ class GAN(compat.PrebuiltModel):
             batch["fake"] = self.generator(gen_inputs, training=True)
             batch = self._augment_batch(batch, draw)
             with self._unrolled_discriminator(batch):
-                fake_out = self._discriminate(batch["fake"], batch, training=True, fake=True)
+                fake_out = self._discriminate(batch["fake"], batch, training=True)
                 terms = self._generator_terms(fake_out, batch)
             loss, logs = self._total_loss(terms, self.generator, "g_loss")
             loss = self.g_optimizer.scale_loss(loss)
@@ -358,10 +340,11 @@ class GAN(compat.PrebuiltModel):
         The one place augmentation is applied. Both steps pass their batch through
         here before any D call, and every training call of `_discriminate` takes
         its images from the batch, so D's real and fake terms, G's term, feature
-        matching's real batch, the unrolled look-ahead and WGAN-GP's interpolates
-        (between augmented images) all see augmented images; packing comes after,
-        inside `_discriminate`. Real and fake draw independently, keyed on (seed,
-        step, draw) like `_noise` (draws + 300 and + 400) and sliced per replica.
+        matching's real batch, the unrolled look-ahead and a gradient penalty's
+        interpolates (between augmented images) all see augmented images; packing
+        comes after, inside `_discriminate`. Real and fake draw independently,
+        keyed on (seed, step, draw) like `_noise` (draws + 300 and + 400) and
+        sliced per replica.
 
         Returns:
             `batch` with "real" and "fake" (those present) augmented; unchanged
@@ -370,34 +353,24 @@ class GAN(compat.PrebuiltModel):
         if not self._augment_policy:
             return batch
         batch = dict(batch)
-        step = tf.cast(self.g_optimizer.iterations, tf.int64)
         for key, offset in (("real", 300), ("fake", 400)):
             if key in batch:
-                seed = tf.stack([tf.constant(self.seed, tf.int64), step * 1024 + draw + offset])
-                batch[key] = augment.diff_augment(batch[key], self._augment_policy, seed,
-                                                  _num_replicas(), _replica_id())
+                batch[key] = augment.diff_augment(
+                    batch[key], self._augment_policy, replicas.draw_key(self, draw + offset),
+                    replicas.num_replicas(), replicas.replica_id())
         return batch
 
-    def _discriminate(self, images, batch, training, fake=False):
-        """Runs D; returns a dict with at least "logits" of shape [B] ([B / packing])."""
+    def _discriminate(self, images, batch, training):
+        """Runs D on `images`, rows of `batch` ("real", "fake" or derived from them).
+
+        Returns a dict with at least "logits" of shape [B] ([B / packing]).
+        A family whose D takes more than images reads it from `batch`.
+        """
         return _as_output_dict(self.discriminator(self._pack(images), training=training))
 
     def _pack(self, images):
-        """`[B, *shape]` -> `[B / packing, *packed_shape]`: rows i*m ... i*m+m-1 form pack i."""
-        m = self.packing
-        if m == 1:
-            return images
-        rows = images.shape[0]
-        if rows is not None and rows % m:
-            raise ValueError(f"packing={m} needs a per-replica batch that is a multiple of "
-                             f"{m}; got {rows} examples.")
-        shape = list(images.shape[1:])
-        if len(shape) == 1:
-            return tf.reshape(images, [-1, m * shape[0]])
-        # Images: the m examples are stacked along channels (PacGAN's convolutional D).
-        x = tf.reshape(images, [-1, m, *shape])
-        x = tf.transpose(x, [0, *range(2, len(shape) + 1), 1, len(shape) + 1])
-        return tf.reshape(x, [-1, *shape[:-1], m * shape[-1]])
+        """`[B, *shape]` -> `[B / packing, *packed_shape]` (`ganzoo.models.packing`)."""
+        return pack(images, self.packing)
 
     def _discriminator_terms(self, real_out, fake_out, batch):
         """Loss terms of D: name -> per-example `[B]` losses or a global scalar."""
@@ -410,13 +383,14 @@ class GAN(compat.PrebuiltModel):
             return {"feature_matching": self._feature_matching_term(fake_out, batch)}
         return {"adversarial": self.adversarial_loss.generator(fake_out["logits"])}
 
-    def _feature_matching_term(self, fake_out, batch, real_weights=None):
+    def _feature_matching_term(self, fake_out, batch):
         """`||E f(x) - E f(G(z))||^2` over the global batch (Salimans et al. 2016, 3.1).
 
-        `real_weights` `[B]` (global mean 1) weights the real rows' mean, e.g. to
-        match only unlabeled rows. A global scalar, so correct on N replicas.
+        The real rows' mean is weighted by `_feature_matching_real_weights`. A
+        global scalar, so correct on N replicas.
         """
         key = self.feature_matching_layer
+        real_weights = self._feature_matching_real_weights(batch)
         real_out = self._discriminate(batch["real"], batch, training=True)
         if key not in real_out:
             raise ValueError(f"feature_matching_layer={key!r} is not an output of the "
@@ -427,10 +401,19 @@ class GAN(compat.PrebuiltModel):
             real = real * real_weights[:, None]
         fake = tf.cast(tf.reshape(fake_out[key], [tf.shape(batch["fake"])[0], -1]), tf.float32)
         return losses_lib.feature_matching_loss(
-            real_mean=tf.stop_gradient(self._global_mean(real)), fake_mean=self._global_mean(fake))
+            real_mean=tf.stop_gradient(replicas.global_mean(real)),
+            fake_mean=replicas.global_mean(fake))
+
+    def _feature_matching_real_weights(self, batch):
+        """Weights `[B]` (global mean 1) of the real rows in feature matching's mean.
+
+        None (the default) weighs every real row equally; a family whose real
+        batch mixes rows that do not sample the data equally overrides it.
+        """
+        return None
 
     def _after_discriminator_update(self):
-        """Hook run after every D update (WGAN's weight clipping)."""
+        """Hook run after every D update (e.g. weight clipping)."""
 
     def _unrolled_discriminator(self, batch):
         """Context in which D has its weights after `unrolled_steps` look-ahead updates."""
@@ -446,15 +429,15 @@ class GAN(compat.PrebuiltModel):
 
         Per-example terms are averaged over the *global* batch
         (`tf.nn.compute_average_loss`); scalar terms must already be global
-        statistics (see `_global_mean`) and are divided by the replica count,
-        because gradients are summed over replicas.
+        statistics (see `replicas.global_mean`) and are divided by the replica
+        count, because gradients are summed over replicas.
         """
-        replicas = _num_replicas()
+        count = replicas.num_replicas()
         total, logs = 0.0, {}
         for key, term in terms.items():
             term = tf.convert_to_tensor(term)
             if term.shape.rank == 0:
-                total += term / replicas
+                total += term / count
                 logs[key] = term
             else:
                 total += tf.nn.compute_average_loss(term)
@@ -470,22 +453,9 @@ class GAN(compat.PrebuiltModel):
         return tf.reduce_mean(logits)
 
     def _noise(self, batch_size, draw, dim=None):
-        """Stateless normal noise keyed on (seed, step, draw), sliced per replica."""
-        dim = dim or self.latent_dim
-        replicas, replica_id = _num_replicas(), _replica_id()
-        step = tf.cast(self.g_optimizer.iterations, tf.int64)
-        seed = tf.stack([tf.constant(self.seed, tf.int64), step * 1024 + draw])
-        noise = tf.random.stateless_normal([replicas, batch_size, dim], seed=seed, alg="philox")
-        return noise[replica_id]
-
-    def _global_mean(self, x):
-        """Mean over the global batch (all replicas) of `x` `[B, ...]`."""
-        ctx = tf.distribute.get_replica_context()
-        total = tf.reduce_sum(x, axis=0)
-        count = tf.cast(tf.shape(x)[0], x.dtype)
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
-        return total / count
+        """Stateless normal noise `[batch_size, dim or latent_dim]` keyed on (seed, step,
+        draw), this replica's slice of the global draw (`ganzoo.models.replicas`)."""
+        return replicas.normal(self, [batch_size, dim or self.latent_dim], draw)
 
     def _split_for_d_steps(self, real, labels):
         """Splits a batch of k*B examples into k strided minibatches of B.
@@ -513,13 +483,21 @@ class GAN(compat.PrebuiltModel):
             [num_images, self.latent_dim], seed=[seed, 0], alg="philox"
         ).numpy()
 
-    def generator_inputs(self, latent, labels=None, codes=None):
-        """Packs the generator's inputs; unconditional models take only `latent`."""
-        if labels is not None or codes is not None:
+    def generator_inputs(self, latent, **conditions):
+        """G's inputs for a latent batch `[N, latent_dim]` and the family's conditions.
+
+        A family whose G takes more than the latent overrides it, naming and
+        validating its own keyword conditions; this default takes none. A
+        condition given as None counts as not given.
+
+        Raises:
+            ValueError: a bad latent, or any condition (this family has none).
+        """
+        given = given_conditions(conditions)
+        if given:
             raise ValueError(
-                f"{type(self).__name__} is unconditional: it takes no labels or codes. "
-                "Use a conditional model (cgan, acgan) or infogan for that."
-            )
+                f"{type(self).__name__} is unconditional: it takes no conditions (got "
+                f"{', '.join(given)}); its generator takes only the latent.")
         return validation.check_latent(latent, self.latent_dim)
 
     def sample_grid(self, seed=0):
@@ -532,64 +510,36 @@ class GAN(compat.PrebuiltModel):
 
         return images_lib.image_grid(self.generate(100, seed=seed), rows=10)
 
-    def generate(self, num_images, seed=0, labels=None, codes=None, batch_size=256):
+    def generate(self, num_images, seed=0, batch_size=256, **conditions):
         """Generates examples in the data range ([-1, 1] for images).
 
         Args:
             num_images: int. How many.
             seed: int. The same seed gives the same images.
-            labels: int array `[num_images]` for conditional models.
-            codes: float array for InfoGAN's structured codes.
             batch_size: int. Generator batch size.
+            **conditions: what the family's G is conditioned on, by keyword, as
+                its `generator_inputs` documents; unconditional families take none.
 
         Returns:
             float32 numpy array `[num_images, ...]`.
         """
         latent = self.sample_latent(validation.check_num_images(num_images), seed)
-        inputs = self.generator_inputs(latent, labels=labels, codes=codes)
+        inputs = self._generate_inputs(latent, seed, **conditions)
         chunks = []
         for start in range(0, int(num_images), batch_size):
             part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
             chunks.append(np.asarray(self.inference_generator(part, training=False)))
         return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
 
-
-def packed_shape(shape, packing):
-    """Shape of one D input for packs of `packing` examples of `shape`.
-
-    Vectors `(D,)` become `(packing * D,)`; images `(H, W, C)` become
-    `(H, W, packing * C)` (PacGAN, Lin et al. 2018, sec. 5).
-    """
-    shape = tuple(int(d) for d in shape)
-    if packing == 1:
-        return shape
-    return (*shape[:-1], int(packing) * shape[-1])
+    def _generate_inputs(self, latent, seed, **conditions):
+        """G's inputs for `generate(n, seed, **conditions)`: `generator_inputs` by
+        default; a family that draws conditions left out from `seed` overrides it."""
+        return self.generator_inputs(latent, **conditions)
 
 
-def _plain_discriminator(cls, heads):
-    # Packs mix examples, so per-example labels, class heads and InfoGAN's Q
-    # network cannot apply; families add those through these hooks.
-    return (heads == {"logits": 1} and cls._discriminate is GAN._discriminate
-            and cls.wrap_networks.__func__ is GAN.wrap_networks.__func__)
-
-
-# Builder arguments that ganzoo passes itself (not config keys).
-_BUILDER_ARGS = {"shape", "input_dim", "width", "heads", "name"}
-
-
-def _check_builder_keys(builder, keys, section, architecture):
-    """Refuses `model.<section>.*` keys that the architecture's builder does not take."""
-    from ganzoo.config import ConfigError
-
-    params = inspect.signature(builder).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return  # forwards its keywords; the builder it calls checks them
-    valid = set(params) - _BUILDER_ARGS
-    unknown = set(keys) - valid
-    if unknown:
-        raise ConfigError(
-            f"Unknown model.{section} key(s) {sorted(unknown)} for architecture "
-            f"{architecture!r}; valid: {sorted(valid)}.")
+def given_conditions(conditions):
+    """Sorted names of the conditions given a value (None counts as not given)."""
+    return sorted(name for name, value in conditions.items() if value is not None)
 
 
 def _get_optimizer(identifier):
@@ -623,35 +573,6 @@ def _as_output_dict(out):
     return out
 
 
-def _constructor_args(cls):
-    """Constructor argument names of `cls` and of every GAN class it extends.
-
-    Families repeat only the base arguments they change and forward the rest
-    through `**kwargs`, so the base class's options (e.g. `unrolled_steps`) are
-    valid config keys and saved by `get_config` for every family.
-    """
-    names = {}
-    for klass in reversed(cls.__mro__):
-        if isinstance(klass, type) and issubclass(klass, GAN) and "__init__" in vars(klass):
-            for name in inspect.signature(klass.__init__).parameters:
-                if name not in ("self", "kwargs", "args"):
-                    names[name] = None
-    return list(names)
-
-
 def _metric_key(total_name, term):
     # "d_loss" + "gradient_penalty" -> "gradient_penalty"; adversarial parts stay implicit.
     return term if term != "adversarial" else f"{total_name}_adversarial"
-
-
-def _num_replicas():
-    ctx = tf.distribute.get_replica_context()
-    return ctx.num_replicas_in_sync if ctx is not None else 1
-
-
-def _replica_id():
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None:
-        return 0
-    rid = ctx.replica_id_in_sync_group
-    return rid if isinstance(rid, int) else tf.cast(rid, tf.int32)

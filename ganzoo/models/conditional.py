@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from ganzoo import callbacks as callbacks_lib
 from ganzoo import validation
-from ganzoo.models import base, networks
+from ganzoo.models import base, networks, replicas
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
 from ganzoo.tasks import Task
@@ -36,20 +36,6 @@ CONDITIONINGS = ("concat", "projection")
 
 
 # ------------------------------------------------------------------ helpers
-def stateless_uniform(gan, shape, draw, minval, maxval, dtype=tf.float32):
-    """Uniform draws keyed on (seed, step, draw), sliced per replica like `GAN._noise`.
-
-    So N replicas draw exactly the global batch one device would (shape[0] is
-    the per-replica batch size).
-    """
-    replicas, replica_id = base._num_replicas(), base._replica_id()
-    step = tf.cast(gan.g_optimizer.iterations, tf.int64)
-    seed = tf.stack([tf.constant(gan.seed, tf.int64), step * 1024 + draw])
-    values = tf.random.stateless_uniform(
-        [replicas, *shape], seed=seed, minval=minval, maxval=maxval, dtype=dtype, alg="philox")
-    return values[replica_id]
-
-
 def check_labels(labels, num_images, num_classes, model_name="The model"):
     """Validates sampling labels: int `[num_images]` in [0, K); a scalar is broadcast.
 
@@ -139,6 +125,8 @@ class LabelConditionedGAN(GAN):
     """
 
     conditional = True
+    # A pack mixes examples of different labels: D's label input cannot apply.
+    supports_packing = False
     task = ConditionalTask
 
     def __init__(self, generator, discriminator, latent_dim, **kwargs):
@@ -154,12 +142,23 @@ class LabelConditionedGAN(GAN):
         return _wrap_generator(generator, config.latent_dim, spec.num_classes), discriminator
 
     # -------------------------------------------------------------- sampling
-    def generator_inputs(self, latent, labels=None, codes=None):
-        """`[latent, labels]` for G; labels default to 0, 1, ..., K-1, 0, ... (cycling)."""
+    def generator_inputs(self, latent, labels=None, **conditions):
+        """`[latent, labels]` for G, the family's one condition.
+
+        Args:
+            latent: float `[N, latent_dim]`.
+            labels: int class ids in [0, K), `[N]` or a scalar (broadcast).
+                Defaults to 0, 1, ..., K-1, 0, ... (cycling).
+            **conditions: none other is taken (ValueError).
+        """
         name = type(self).__name__
-        if codes is not None:
+        others = base.given_conditions(conditions)
+        if "codes" in others:
             raise ValueError(f"{name} is conditioned on class `labels`; `codes` are InfoGAN's "
                              "structured codes. Pass labels=[...] instead.")
+        if others:
+            raise ValueError(f"{name} is conditioned on class `labels` only; it takes no "
+                             f"{', '.join(others)}.")
         latent = validation.check_latent(latent, self.latent_dim)
         labels = check_labels(labels, int(latent.shape[0]), self.num_classes, name)
         return [latent, tf.constant(labels)]
@@ -175,7 +174,8 @@ class LabelConditionedGAN(GAN):
             return mode_coverage.scatter_plot_array(samples, np.percentile(samples, [1, 99], 0))
         latent = np.tile(self.sample_latent(columns, seed), [self.num_classes, 1])
         labels = np.repeat(np.arange(self.num_classes), columns)
-        images = self.inference_generator(self.generator_inputs(latent, labels), training=False)
+        images = self.inference_generator(self.generator_inputs(latent, labels=labels),
+                                          training=False)
         return images_lib.image_grid(np.asarray(images), rows=self.num_classes)
 
     def serving_signatures(self):
@@ -268,9 +268,12 @@ class ConditionalGAN(LabelConditionedGAN):
     def _sample_generator_inputs(self, batch_size, labels, draw):
         return [self._noise(batch_size, draw), labels], {"labels": labels}
 
-    def _discriminate(self, images, batch, training, fake=False):
-        labels = batch["extras"]["labels"] if fake else batch["labels"]
-        return base._as_output_dict(self.discriminator([images, labels], training=training))
+    def _discriminate(self, images, batch, training):
+        # G draws on the batch's own labels (`_sample_generator_inputs`), so row i of
+        # every image batch D judges (real, fake, or derived from both) has label
+        # batch["labels"][i].
+        return base._as_output_dict(
+            self.discriminator([images, batch["labels"]], training=training))
 
 
 def _check_conditioning(conditioning):
@@ -359,8 +362,8 @@ class ACGAN(LabelConditionedGAN):
         return [*super().metric_names(), "d_class_real", "d_class_fake", "g_class"]
 
     def _sample_generator_inputs(self, batch_size, labels, draw):
-        fake_labels = stateless_uniform(self, [batch_size], draw + 100, 0, self.num_classes,
-                                        tf.int32)
+        fake_labels = replicas.uniform(self, [batch_size], draw + 100, 0, self.num_classes,
+                                       tf.int32)
         return [self._noise(batch_size, draw), fake_labels], {"labels": fake_labels}
 
     def _class_loss(self, out, labels):

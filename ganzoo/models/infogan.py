@@ -7,9 +7,10 @@ by default) and continuous codes (2 by default, uniform on [-1, 1]), as the
 paper's MNIST model (62 noise dims + Cat(10) + 2 Unif(-1, 1) = 74 inputs; z is
 N(0, I) here as in ganzoo's other models: the authors' Uniform(-1, 1) noise
 measured worse on digits, 0.71 vs 0.87 matched accuracy over 3-4 seeds).
-Q shares all of D (the paper's architecture `infogan` below: convolutions and
-the FC layer) and adds one hidden layer (128 units, batch norm, LeakyReLU) and
-the code heads: categorical logits and continuous means (a factored Gaussian
+Q shares all of D (the paper's architecture `infogan`, built in
+`ganzoo.models.infogan_networks`: convolutions and the FC layer) and adds one
+hidden layer (128 units, batch norm, LeakyReLU) and the code heads:
+categorical logits and continuous means (a factored Gaussian
 with unit std as in the authors' MNIST code, `fix_std=True`, or a learned
 log-std). G and Q (with D's body) both minimise `lambda * -log Q(c | G(z, c))`
 (`ganzoo.losses.mutual_information_penalty`; H(c) is a constant). lambda = 1
@@ -36,7 +37,6 @@ digit each value draws is found after training by matching
 
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -44,70 +44,10 @@ from ganzoo import callbacks as callbacks_lib
 from ganzoo import images as images_lib
 from ganzoo import losses as losses_lib
 from ganzoo import validation
-from ganzoo.models import networks
+from ganzoo.models import base, infogan_networks, replicas
 from ganzoo.models.base import GAN
-from ganzoo.models.conditional import stateless_uniform
 from ganzoo.registry import register_model
 from ganzoo.tasks import Task
-
-
-# ------------------------------------------------------------ architecture
-def infogan_generator(shape, input_dim, width=64, norm="batch", sync_batch_norm=True,
-                      name="generator"):
-    """The paper's MNIST generator (Chen et al. 2016, table 1), for any 2^n size.
-
-    FC(16 * width) - BN - ReLU, FC(s * s * 2 * width) - BN - ReLU, then DCGAN's
-    stride-2 transposed convolutions (4x4, BN, ReLU, halving the channels) and
-    a last one to the image with tanh. `width=64` is the paper's 1024/128/64.
-
-    Args: as `networks.dcgan_generator` (`input_dim` = noise + codes).
-
-    Returns:
-        A `keras.Model` from `[B, input_dim]` to images in [-1, 1].
-    """
-    height, _, channels = networks._image_shape(shape)
-    start, ups = networks.spatial_plan(height)
-    init, bias = networks.dcgan_init(), norm in ("none", None)
-    z = keras.Input((input_dim,), name="latent")
-    x = keras.layers.Dense(16 * width, use_bias=bias, kernel_initializer=init)(z)
-    x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
-    filters = width * 2 ** (ups - 1)
-    x = keras.layers.Dense(start * start * filters, use_bias=bias, kernel_initializer=init)(x)
-    # Normalised per channel after the reshape (as DCGAN), not per unit as the paper's
-    # fc_batch_norm: statistics over B*s*s values, not B, for this 2-D map.
-    x = keras.layers.Reshape((start, start, filters))(x)
-    x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
-    for i in range(ups - 1, 0, -1):
-        x = keras.layers.Conv2DTranspose(width * 2 ** (i - 1), 4, strides=2, padding="same",
-                                         use_bias=bias, kernel_initializer=init)(x)
-        x = networks._norm_act(x, norm, sync_batch_norm, keras.layers.ReLU())
-    x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
-                                     kernel_initializer=init)(x)
-    return keras.Model(z, keras.layers.Activation("tanh", name="images", dtype="float32")(x),
-                       name=name)
-
-
-def infogan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_norm=True,
-                          name="discriminator"):
-    """The paper's MNIST discriminator: DCGAN's convolutions, then FC(16 * width)
-    - BN - LeakyReLU(0.2) as `"features"` (the layer Q shares), then the heads.
-
-    Args: as `networks.dcgan_discriminator` (`width=64` is the paper's 64/128/1024).
-
-    Returns:
-        A `keras.Model` from images to `{"features", **heads}`.
-    """
-    convs = networks.dcgan_discriminator(shape, width=width, heads={"unused": 1}, norm=norm,
-                                         sync_batch_norm=sync_batch_norm, name=f"{name}_convs")
-    x = convs.output["features"]
-    x = keras.layers.Dense(16 * width, use_bias=norm in ("none", None),
-                           kernel_initializer=networks.dcgan_init())(x)
-    features = networks._norm_act(x, norm, sync_batch_norm, keras.layers.LeakyReLU(0.2))
-    return keras.Model(convs.input, networks.output_heads(features, heads, networks.dcgan_init()),
-                       name=name)
-
-
-networks.register_architecture("infogan", infogan_generator, infogan_discriminator)
 
 
 # --------------------------------------------------------------------- task
@@ -196,6 +136,8 @@ class InfoGAN(GAN):
         "train.d_optimizer.beta_1": 0.5,
     }
     task = InfoGANTask
+    # A pack mixes examples of different codes: Q's per-example heads cannot apply.
+    supports_packing = False
 
     def __init__(self, generator, discriminator, latent_dim, num_categories=10,
                  num_continuous=2, categorical_weight=1.0, continuous_weight=1.0,
@@ -225,30 +167,7 @@ class InfoGAN(GAN):
     @classmethod
     def wrap_networks(cls, generator, discriminator, config, spec):
         """Adds Q's hidden layer and code heads on D's features (shared body)."""
-        o = config.options
-        categories, continuous = int(o.get("num_categories", 10)), int(o.get("num_continuous", 2))
-        outputs = dict(discriminator.output)
-        h = outputs["features"]
-        units = int(o.get("q_hidden_units", 128))
-        if units:
-            init = networks.dcgan_init()
-            norm = networks.normalization(
-                config.discriminator.get("norm", "batch"),
-                config.discriminator.get("sync_batch_norm", True), name="q_norm")
-            h = keras.layers.Dense(units, use_bias=norm is None, kernel_initializer=init,
-                                   name="q_hidden")(h)
-            h = keras.layers.LeakyReLU(0.2, name="q_activation")(norm(h) if norm else h)
-        for name, size in (("q_categorical", categories), ("q_continuous_mean", continuous)):
-            if size:
-                outputs[name] = keras.layers.Dense(size, name=name, dtype="float32")(h)
-        if continuous and o.get("learn_continuous_std", False):
-            # log-std in (-2, 2): an unbounded one collapsed training on digits (sigma -> 0
-            # makes the (c - mu)^2 / sigma^2 gradient swamp G's adversarial signal).
-            raw = keras.layers.Dense(continuous, activation="tanh", dtype="float32",
-                                     name="q_continuous_log_std_raw")(h)
-            outputs["q_continuous_log_std"] = keras.layers.Rescaling(
-                2.0, name="q_continuous_log_std", dtype="float32")(raw)
-        return generator, keras.Model(discriminator.input, outputs, name=discriminator.name)
+        return generator, infogan_networks.add_q_heads(discriminator, config)
 
     def _check_networks(self):
         width, out = self.generator.input_shape[-1], self.discriminator.output
@@ -270,11 +189,11 @@ class InfoGAN(GAN):
         codes = {}
         parts = [self._noise(batch_size, draw)]
         if self.num_categories:
-            codes["categorical"] = stateless_uniform(
+            codes["categorical"] = replicas.uniform(
                 self, [batch_size], draw + 100, 0, self.num_categories, tf.int32)
             parts.append(tf.one_hot(codes["categorical"], self.num_categories))
         if self.num_continuous:
-            codes["continuous"] = stateless_uniform(
+            codes["continuous"] = replicas.uniform(
                 self, [batch_size, self.num_continuous], draw + 200, -1.0, 1.0)
             parts.append(codes["continuous"])
         return tf.concat(parts, axis=-1), codes
@@ -354,22 +273,29 @@ class InfoGAN(GAN):
         return {"categorical": np.argmax(one_hot, axis=1) if k else None,
                 "continuous": codes[:, k:]}
 
-    def generator_inputs(self, latent, labels=None, codes=None, seed=0):
-        """`concat([latent, packed codes])` for G."""
-        if labels is not None:
+    def generator_inputs(self, latent, codes=None, seed=0, **conditions):
+        """`concat([latent, packed codes])` for G; `codes` is the family's one condition.
+
+        Args:
+            latent: float `[N, latent_dim]`.
+            codes: any format of the module docstring, or None for the defaults.
+            seed: int. Draws the continuous codes left out. Defaults to 0.
+            **conditions: none other is taken (ValueError).
+        """
+        others = base.given_conditions(conditions)
+        if "labels" in others:
             raise ValueError("InfoGAN is unsupervised: it takes no `labels`. Pass "
                              "codes={'categorical': [...]} for its learned categories.")
+        if others:
+            raise ValueError(f"InfoGAN is conditioned on its `codes` only; it takes no "
+                             f"{', '.join(others)}.")
         latent = validation.check_latent(latent, self.latent_dim)
         packed = self.pack_codes(codes, int(latent.shape[0]), seed=seed)
         return tf.concat([latent, packed], axis=1)
 
-    def generate(self, num_images, seed=0, labels=None, codes=None, batch_size=256):
-        """As `GAN.generate`; `codes` as in the module docstring (seeded defaults)."""
-        latent = self.sample_latent(validation.check_num_images(num_images), seed)
-        inputs = self.generator_inputs(latent, labels=labels, codes=codes, seed=seed)
-        chunks = [np.asarray(self.inference_generator(inputs[s:s + batch_size], training=False))
-                  for s in range(0, int(num_images), batch_size)]
-        return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+    def _generate_inputs(self, latent, seed, **conditions):
+        # `generate(n, seed)` draws the continuous codes left out with its own seed.
+        return self.generator_inputs(latent, seed=seed, **conditions)
 
     def infer_codes(self, images, batch_size=500):
         """Q's outputs on images: dict of numpy `q_*` heads (categorical logits `[N, K]`)."""

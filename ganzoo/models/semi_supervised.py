@@ -29,7 +29,10 @@ import tensorflow as tf
 from ganzoo import callbacks as callbacks_lib
 from ganzoo import validation
 from ganzoo.data import semi_supervised as ssl_data
-from ganzoo.models import semi_supervised_networks  # noqa: F401  (registers ssgan_mlp/ssgan_conv)
+from ganzoo.models import (
+    replicas,
+    semi_supervised_networks,  # noqa: F401  (registers ssgan_mlp/ssgan_conv)
+)
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
 from ganzoo.tasks import Task
@@ -118,6 +121,8 @@ class SemiSupervisedGAN(GAN):
         "train.d_optimizer.beta_1": 0.5,
     }
     task = SemiSupervisedTask
+    # D's per-example class logits cannot judge a pack of examples.
+    supports_packing = False
 
     def __init__(self, generator, discriminator, latent_dim, labels_per_class=10, label_seed=0,
                  unsupervised_weight=1.0, feature_matching=True,
@@ -184,7 +189,7 @@ class SemiSupervisedGAN(GAN):
         return logs
 
     # ------------------------------------------------------------------ losses
-    def _discriminate(self, images, batch, training, fake=False):
+    def _discriminate(self, images, batch, training):
         out = dict(self.discriminator(images, training=training))
         # The fake class's logit is 0: log D/(1-D) = logsumexp of the K class logits.
         out["logits"] = tf.reduce_logsumexp(out["class_logits"], axis=-1)
@@ -194,8 +199,8 @@ class SemiSupervisedGAN(GAN):
         """Per-row weights (global mean 1) selecting labeled / unlabeled real rows."""
         labeled = tf.cast(batch["labels"] >= 0, tf.float32)
         unlabeled = 1.0 - labeled
-        w_lab = tf.math.divide_no_nan(labeled, self._global_mean(labeled))
-        frac_unl = self._global_mean(unlabeled)
+        w_lab = tf.math.divide_no_nan(labeled, replicas.global_mean(labeled))
+        frac_unl = replicas.global_mean(unlabeled)
         # A batch with no unlabeled rows (plain labeled data) uses every row as unlabeled.
         w_unl = tf.where(frac_unl > 0, tf.math.divide_no_nan(unlabeled, frac_unl), 1.0)
         return w_lab, w_unl
@@ -226,12 +231,13 @@ class SemiSupervisedGAN(GAN):
         return (real_weights * (loss(real, zeros, **smooth) - loss(zeros, zeros, **smooth))
                 + loss(zeros, fake, **smooth))
 
+    def _feature_matching_real_weights(self, batch):
+        # G matches the unlabeled rows' features, as in the authors' code: the
+        # labeled rows repeat a few examples per class, not a sample of the data.
+        return self._row_weights(batch)[1]
+
     def _generator_terms(self, fake_out, batch):
-        if self.feature_matching:
-            _, w_unl = self._row_weights(batch)
-            terms = {"feature_matching": self._feature_matching_term(fake_out, batch, w_unl)}
-        else:
-            terms = {"adversarial": self.adversarial_loss.generator(fake_out["logits"])}
+        terms = super()._generator_terms(fake_out, batch)
         if self.historical_averaging:
             terms["g_historical_averaging"] = self._historical_penalty(
                 self.generator, self.g_averages)

@@ -51,7 +51,7 @@ def unrolled_scope(gan, batch, steps):
     Example:
 
     >>> with unrolled_scope(gan, batch, 5):
-    ...     fake_out = gan._discriminate(batch["fake"], batch, training=True, fake=True)
+    ...     fake_out = gan._discriminate(batch["fake"], batch, training=True)
     """
     d = gan.discriminator
     trainable = list(d.trainable_variables)
@@ -66,7 +66,7 @@ def unrolled_scope(gan, batch, steps):
             tape.watch(params)
             with keras.StatelessScope(_mapping(trainable, params, others, state)) as scope:
                 real_out = gan._discriminate(batch["real"], batch, training=True)
-                fake_out = gan._discriminate(batch["fake"], batch, training=True, fake=True)
+                fake_out = gan._discriminate(batch["fake"], batch, training=True)
                 terms = gan._discriminator_terms(real_out, fake_out, batch)
                 loss, _ = gan._total_loss(terms, d, "d_loss")
                 loss = loss * scale

@@ -152,6 +152,7 @@ class WGANGP(_CriticGAN):
 
     def __init__(self, generator, discriminator, latent_dim, penalty_weight=10.0,
                  one_sided_penalty=False, d_steps=1, seed=0, **kwargs):
+        # Networks built by hand never pass `check_config`: the same rule on the critic itself.
         batch_norms = [layer.name for layer in _all_layers(discriminator)
                        if isinstance(layer, keras.layers.BatchNormalization)]
         if batch_norms:
@@ -170,19 +171,25 @@ class WGANGP(_CriticGAN):
     @classmethod
     def from_data_spec(cls, spec, config=None, seed=0, **kwargs):
         """Builds G and the critic; the critic's norm defaults to `layer` (see class doc)."""
-        from ganzoo.config import ConfigError, ModelConfig
+        from ganzoo.config import ModelConfig
         from ganzoo.models import networks
 
         config = copy.deepcopy(config) if config else ModelConfig(name=cls.registered_name)
         builder = networks.get_architecture(config.architecture).discriminator
         if "norm" in inspect.signature(builder).parameters:
             config.discriminator.setdefault("norm", cls.default_critic_norm)
-        if config.discriminator.get("norm") == "batch":
-            raise ConfigError(
-                "model.discriminator.norm='batch' is not allowed with a gradient penalty "
-                "(the penalty is per example); use 'layer' or 'none'."
-            )
         return super().from_data_spec(spec, config, seed=seed, **kwargs)
+
+    @classmethod
+    def check_config(cls, config):
+        """Refuses a batch-norm critic (`model.discriminator.norm: batch`, see the class doc)."""
+        if config.discriminator.get("norm") == "batch":
+            from ganzoo.config import ConfigError
+
+            raise ConfigError(
+                "Config key 'model.discriminator.norm' is 'batch', but wgan_gp's gradient "
+                "penalty is per example and batch norm couples the examples (Gulrajani et al. "
+                "2017); set it to 'layer' (the default) or 'none'.")
 
     def metric_names(self):
         return super().metric_names() + ["gradient_penalty"]
