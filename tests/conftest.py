@@ -53,6 +53,15 @@ _MEASURED_SECONDS = {
     "test_multi_worker.py::test_two_workers_equal_one_process_and_only_the_chief_writes": 33,
     "test_preemption.py::test_sigterm_to_one_worker_stops_both_after_the_same_step": 33,
     "test_adding_a_model.py::test_the_readme_family_file_trains_exports_and_reloads": 20,
+    # Subprocesses (a TensorFlow start-up each) and multi-step models, ~8-11 s each.
+    "test_augment.py::test_train_step_with_diffaugment_changes_the_discriminator_update[cgan]": 11,
+    "test_augment.py::test_train_step_with_diffaugment_changes_the_discriminator_update[dcgan]":
+        10,
+    "test_augment.py::test_diffaugment_survives_a_keras_round_trip": 10,
+    "test_ema.py::test_resume_continues_the_average_exactly": 10,
+    "test_registry.py::test_the_registry_is_a_leaf_and_import_ganzoo_registers_every_family": 8,
+    **{f"test_cli.py::test_evaluate_and_export_require_their_flags[{case}]": 8
+       for case in ("ganzoo.evaluate-args0---model_dir", "ganzoo.export-args1---export_dir")},
 }
 
 

@@ -83,8 +83,8 @@ def render(results):
             f"{fmt._fmt([r['precision'] for r in runs], 2)} | "
             f"{fmt._fmt([r['recall'] for r in runs], 2)} | "
             f"{fmt._fmt([r['classes_covered'] for r in runs], 1)} | "
-            f"{fmt._fmt([r['train_seconds'] for r in runs], 0)} | "
-            f"{fmt._fmt([r['images_per_second'] for r in runs], 0)} |")
+            f"{fmt._fmt(fmt.timings(runs, 'train_seconds'), 0)} | "
+            f"{fmt._fmt(fmt.timings(runs, 'images_per_second'), 0)} |")
     lines += ["", "Against no augmentation (same examples, steps and seeds):", ""]
     for (row, examples, steps), by_seed in sorted(rows.items()):
         off = rows.get(("off", examples, steps))

@@ -231,7 +231,7 @@ def _fmt(values, digits=1, percent=False):
     return text
 
 
-def _timings(runs, key):
+def timings(runs, key):
     """`key` of the runs whose time was taken fairly (`"timed": false` marks the others)."""
     return [r[key] for r in runs if r.get("timed", True)]
 
@@ -290,9 +290,9 @@ def render(results):
             f"{_fmt([r.get('precision') for r in runs], 2)} | "
             f"{_fmt([r.get('recall') for r in runs], 2)} | "
             f"{_fmt([r.get('classes_covered') for r in runs], 1)} | "
-            f"{family_measure(row, runs)} | {_fmt(_timings(runs, 'train_seconds'), 0)} | "
-            f"{_fmt(_timings(runs, 'total_seconds'), 0)} | "
-            f"{_fmt(_timings(runs, 'images_per_second'), 0)} |")
+            f"{family_measure(row, runs)} | {_fmt(timings(runs, 'train_seconds'), 0)} | "
+            f"{_fmt(timings(runs, 'total_seconds'), 0)} | "
+            f"{_fmt(timings(runs, 'images_per_second'), 0)} |")
     lines += summary_lines(rows)
     # Rows are built in pieces, possibly on different machines: name each one.
     machines = {}
@@ -330,8 +330,8 @@ def summary_lines(rows):
         if fw == "pytorch" and (row, "ganzoo", steps) in by:
             ours = by[(row, "ganzoo", steps)]
             fid_ours, fid_twin = _mean(ours, "fid"), _mean(runs, "fid")
-            t_ours = _mean_std(_timings(ours, "train_seconds"))[0]
-            t_twin = _mean_std(_timings(runs, "train_seconds"))[0]
+            t_ours = _mean_std(timings(ours, "train_seconds"))[0]
+            t_twin = _mean_std(timings(runs, "train_seconds"))[0]
             out.append(
                 f"- {row}, {steps} steps: fmnist-FID ganzoo {fid_ours:.1f} vs twin {fid_twin:.1f} "
                 f"({'not worse' if fid_ours <= fid_twin else 'WORSE'}); training loop "
