@@ -78,11 +78,7 @@ def render(results):
         runs = [by_seed[s] for s in sorted(by_seed)]
         lines.append(
             f"| {VARIANTS[row] or 'off'} | {examples:,} | {steps} | "
-            f"{','.join(str(s) for s in sorted(by_seed))} | {fmt._fmt([r['fid'] for r in runs])} | "
-            f"{fmt._fmt([r['kid'] for r in runs], 3)} | "
-            f"{fmt._fmt([r['precision'] for r in runs], 2)} | "
-            f"{fmt._fmt([r['recall'] for r in runs], 2)} | "
-            f"{fmt._fmt([r['classes_covered'] for r in runs], 1)} | "
+            f"{','.join(str(s) for s in sorted(by_seed))} | {fmt.score_cells(runs)} | "
             f"{fmt._fmt(fmt.timings(runs, 'train_seconds'), 0)} | "
             f"{fmt._fmt(fmt.timings(runs, 'images_per_second'), 0)} |")
     lines += ["", "Against no augmentation (same examples, steps and seeds):", ""]

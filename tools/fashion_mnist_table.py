@@ -231,6 +231,12 @@ def _fmt(values, digits=1, percent=False):
     return text
 
 
+def score_cells(runs):
+    """`fmnist-FID | KID | precision | recall | classes` cells (mean ± std over runs)."""
+    return " | ".join(_fmt([r.get(key) for r in runs], digits) for key, digits in (
+        ("fid", 1), ("kid", 3), ("precision", 2), ("recall", 2), ("classes_covered", 1)))
+
+
 def timings(runs, key):
     """`key` of the runs whose time was taken fairly (`"timed": false` marks the others)."""
     return [r[key] for r in runs if r.get("timed", True)]
@@ -286,10 +292,7 @@ def render(results):
         steps = runs[0]["steps"]
         lines.append(
             f"| {row} | {framework} | {steps} | {','.join(str(s) for s in sorted(by_seed))} | "
-            f"{_fmt([r.get('fid') for r in runs])} | {_fmt([r.get('kid') for r in runs], 3)} | "
-            f"{_fmt([r.get('precision') for r in runs], 2)} | "
-            f"{_fmt([r.get('recall') for r in runs], 2)} | "
-            f"{_fmt([r.get('classes_covered') for r in runs], 1)} | "
+            f"{score_cells(runs)} | "
             f"{family_measure(row, runs)} | {_fmt(timings(runs, 'train_seconds'), 0)} | "
             f"{_fmt(timings(runs, 'total_seconds'), 0)} | "
             f"{_fmt(timings(runs, 'images_per_second'), 0)} |")
