@@ -58,6 +58,18 @@ def test_each_epoch_is_a_permutation_and_epochs_differ():
     assert not np.array_equal(other, first[:100])
 
 
+def test_the_order_is_as_random_as_a_permutation():
+    """One round of the index shuffle keyed by (seed, epoch, 0), the order before,
+    measured 0.89 (epoch to epoch), 0.09 (neighbours) and 0.17 (neighbours'
+    parity) here; a random permutation gives |r| ~ 0.004 on 60,000."""
+    size = 60_000
+    order = data.example_order(np.arange(2 * size), size, seed=0).numpy()
+    first, second = order[:size], order[size:]
+    assert sorted(first.tolist()) == list(range(size)) == sorted(second.tolist())
+    for x, y in ((first, second), (first[:-1], first[1:]), (first[:-1] % 2, first[1:] % 2)):
+        assert abs(np.corrcoef(x, y)[0, 1]) < 0.03
+
+
 @pytest.mark.parametrize("kind", ["in-memory copy", "per-example source", "buffer"])
 def test_resume_continues_the_same_order_across_epochs(kind, monkeypatch):
     small = 1000

@@ -29,10 +29,10 @@ images-per-CPU-second table is the comparison that survives other jobs;
 measurement behind `train_lib.default_jit_compile`). `--mixed_precision off bf16`
 runs ganzoo's default path alone in each `train.mixed_precision` mode,
 interleaved in rounds like the side-by-side table (bf16 uses AMX/AVX-512 bf16
-units where the CPU has them). `--trace` runs ganzoo's
-28 px default path over many `fit` calls in one process, with and without a
-batch-end callback, and reports wall and CPU-time rates per call (the
-two-speed question of issue 15). Results go to
+units where the CPU has them). `--trace` times ganzoo's 28 px `fit` calls in one
+process with tf.data autotuning on and off, split into steps and the teardown
+after the last step: the cause of the two speeds of issue 15 (a TF bug,
+`ganzoo.compat.without_autotune`). Results go to
 `tools/results/benchmark.{json,md}`; each mode and thread count replaces only
 its own section.
 
@@ -42,7 +42,7 @@ Usage:
     python tools/benchmark.py --sizes 64 --rounds 5
     python tools/benchmark.py --grid --sizes 16 64   # oneDNN x XLA grid
     python tools/benchmark.py --mixed_precision off bf16 --sizes 64   # float32 vs bf16
-    python tools/benchmark.py --trace                # per-step times, 28 px
+    python tools/benchmark.py --trace --repeats 5    # fit teardown, autotuning on/off
     python tools/benchmark.py --render               # benchmark.md from benchmark.json
 """
 
@@ -74,7 +74,7 @@ def ganzoo_worker(args):
     import numpy as np
     import tensorflow as tf
 
-    from ganzoo import precision
+    from ganzoo import compat, precision
     from ganzoo.config import ModelConfig
     from ganzoo.data import DataSpec
     from ganzoo.registry import get_model
@@ -87,7 +87,10 @@ def ganzoo_worker(args):
         gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
     gan.compile(jit_compile=args.jit)
     x = np.random.default_rng(0).uniform(-1, 1, (args.batch, *spec.shape)).astype(np.float32)
-    data = tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat()
+    # As `train_lib.run` feeds `fit`: autotuning off, else each `fit` call (each
+    # repeat here) returns late (`ganzoo.compat.without_autotune`).
+    data = compat.without_autotune(
+        tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat())
     gan.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)  # trace + compile
     threads = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
@@ -159,53 +162,68 @@ def _time_repeats(repeat, args, extra):
 
 
 def trace_worker(args):
-    """ganzoo's 28 px step over many `fit` calls in one process, two ways alternating.
+    """ganzoo's step over many `fit` calls in one process, tf.data autotuning on and off.
 
-    `async`: plain `fit`, as the side-by-side table before issue 15 measured it.
-    Keras then runs the batch-end callbacks (History, the silent progress bar)
-    on a thread pool, off the training loop. `sync`: `fit` with one callback
-    that has `on_train_batch_end` (as every `train_lib.run` has: the divergence
-    guard), which makes Keras run callbacks in the loop; its per-step times are
-    kept. Prints JSON with both series.
+    The two-speed question of issue 15: each `fit` call is timed three ways:
+    the whole call, its steps (first batch begin to last batch end) and the
+    teardown after `on_train_end` until `fit` returns (where Keras deletes its
+    data iterator). `on`: a plain `tf.data` pipeline, as the tables before the
+    fix fed `fit`; `off`: `ganzoo.compat.without_autotune`, as `train_lib.run`
+    feeds it now. Both `fit` calls carry a batch-end callback, as every run's
+    divergence guard. Prints JSON.
     """
     import keras
     import numpy as np
     import tensorflow as tf
 
+    from ganzoo import compat
     from ganzoo.config import ModelConfig
     from ganzoo.data import DataSpec
     from ganzoo.registry import get_model
 
-    if args.inter_op:
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
     spec = DataSpec("bench", (args.size, args.size, args.channels), 0)
     gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
     gan.compile()
     x = np.random.default_rng(0).uniform(-1, 1, (args.batch, *spec.shape)).astype(np.float32)
-    data = tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat()
+    plain = tf.data.Dataset.from_tensors((x, np.zeros(args.batch, np.int32))).repeat()
+    pipelines = {"on": plain, "off": compat.without_autotune(plain)}
 
-    class StepClock(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.times = [time.perf_counter()]
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.first = getattr(self, "first", None) or time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
-            self.times.append(time.perf_counter())
+            self.last = time.perf_counter()
 
-    gan.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)
-    series = {"async": [], "sync": [], "async_cpu": [], "sync_cpu": [], "sync_step_ms": []}
+        def on_train_end(self, logs=None):
+            self.end = time.perf_counter()
+
+    gan.fit(plain, steps_per_epoch=args.warmup, epochs=1, verbose=0)
+    series = {mode: {"fit_s": [], "steps_s": [], "teardown_s": []} for mode in pipelines}
     for _ in range(args.repeats):
-        for mode in ("async", "sync"):
-            clock = StepClock()
-            start, cpu = time.perf_counter(), time.process_time()
-            gan.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0,
-                    callbacks=[clock] if mode == "sync" else None)
-            series[mode].append(args.batch * args.steps / (time.perf_counter() - start))
-            # Per CPU-second: steady if the wall-clock modes come from sharing the cores.
-            series[f"{mode}_cpu"].append(args.batch * args.steps / (time.process_time() - cpu))
-            if mode == "sync":
-                series["sync_step_ms"].append(
-                    [round(1e3 * (b - a), 2) for a, b in zip(clock.times, clock.times[1:])])
-    print(json.dumps(series))
+        for mode, data in pipelines.items():
+            clock, start = Clock(), time.perf_counter()
+            gan.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=[clock])
+            done = time.perf_counter()
+            for key, value in (("fit_s", done - start), ("steps_s", clock.last - clock.first),
+                               ("teardown_s", done - clock.end)):
+                series[mode][key].append(round(value, 3))
+    print(json.dumps({"steps_per_fit": args.steps, "batch": args.batch, **series}))
+
+
+def trace_table(s):
+    rows = ["| tf.data autotuning | fit calls | steps per fit | steps (s, median) | "
+            "teardown after the last step (s, median / max) | whole fit (s, median) | img/s |",
+            "|---|---|---|---|---|---|---|"]
+    for mode, label in (("on", "on (plain pipeline)"),
+                        ("off", "off (`compat.without_autotune`, as runs)")):
+        m = s[mode]
+        fit = statistics.median(m["fit_s"])
+        rows.append(f"| {label} | {len(m['fit_s'])} | {s['steps_per_fit']} | "
+                    f"{statistics.median(m['steps_s']):.2f} | "
+                    f"{statistics.median(m['teardown_s']):.2f} / {max(m['teardown_s']):.2f} | "
+                    f"{fit:.2f} | {s['batch'] * s['steps_per_fit'] / fit:.0f} |")
+    return rows
 
 
 # ------------------------------------------------------------------------ driver
@@ -222,7 +240,6 @@ def run_worker(kind, size, args, onednn=True, jit=False, config=None, channels_l
     cmd += ["--jit"] if jit else []
     cmd += ["--channels_last"] if channels_last else []
     cmd += [f"--config={json.dumps(config)}"] if config else []
-    cmd += [f"--inter_op={args.inter_op}"] if args.inter_op else []
     waited = _wait_for_quiet(args.max_load, args.wait)
     load, before, start = round(os.getloadavg()[0], 2), _child_cpu(), time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -319,8 +336,10 @@ def side_by_side_table(section):
     loads = [m["load_1min"] for row in rows for i in IMPLS for m in row[i]["rounds"]]
     cores = section.get("cores") or os.cpu_count()
     lines += ["", f"1-min load when the measurements started: {min(loads):.1f}-{max(loads):.1f} "
-              f"on {cores} cores."]
-    if max(loads) > cores and section.get("threads", cores) > 1:
+              f"(median {statistics.median(loads):.1f}) on {cores} cores; the benchmark's own "
+              "back-to-back measurements keep it near the thread count."]
+    # Other jobs: a median load above what the benchmark itself causes.
+    if statistics.median(loads) > cores + 0.5 and section.get("threads", cores) > 1:
         lines += ["", "**Not a framework comparison:** other jobs kept the cores busy. With "
                   "more than one thread, PyTorch's OpenMP threads spin-wait at barriers and "
                   "collapse under such contention (see the CPU-second table); TensorFlow's "
@@ -451,7 +470,8 @@ def write_results(section=None, payload=None, meta=None):
         s = results[name]
         side = name.startswith("side")
         title = ("ganzoo vs PyTorch (same DCGAN)" if side else "ganzoo: mixed precision"
-                 if name.startswith("precision") else "ganzoo: oneDNN x XLA")
+                 if name.startswith("precision") else "The two speeds: `fit` teardown"
+                 if name == "trace" else "ganzoo: oneDNN x XLA")
         if "_threads" in name:
             title += f", {name.split('_')[-2]} thread(s)" + (" per framework" if side else "")
         m = s.get("meta") or {}
@@ -459,9 +479,11 @@ def write_results(section=None, payload=None, meta=None):
                f"Machine: {m.get('cpu', '?')}, {m.get('logical_cores', m.get('cpu_count'))} "
                f"logical cores; TF {m.get('tensorflow')}, Keras {m.get('keras', '?')}, PyTorch "
                f"{m.get('torch', '-')}; {m.get('date')}; 1-min load "
-               f"{m.get('load_1min_at_start', '?')} -> {m.get('load_1min_at_end', '?')}.", ""]
+               f"{m.get('load_1min_at_start', '?')} -> {m.get('load_1min_at_end', '?')}."
+               + (f" {m['note']}" if m.get("note") else ""), ""]
         render = (side_by_side_table if side else precision_table
-                  if name.startswith("precision") else grid_table)
+                  if name.startswith("precision") else trace_table if name == "trace"
+                  else grid_table)
         md += render(s)
         md.append("")
     with open(os.path.join(RESULTS, "benchmark.md"), "w") as f:
@@ -494,32 +516,34 @@ def main():
                         help="wait before each measurement until the 1-min load is at most "
                              "this (0: do not wait); for shared machines")
     parser.add_argument("--wait", type=float, default=120, help="longest wait, seconds")
-    parser.add_argument("--inter_op", type=int, default=0, help="--trace: TF inter-op threads")
     parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--grid", action="store_true", help="oneDNN x XLA grid of ganzoo alone")
     parser.add_argument("--mixed_precision", nargs="+", choices=("off", "bf16", "fp16"),
                         help="ganzoo alone in these train.mixed_precision modes")
     parser.add_argument("--precision", default="off", help=argparse.SUPPRESS)
-    parser.add_argument("--trace", action="store_true", help="per-step times of ganzoo, 28 px")
+    parser.add_argument("--trace", action="store_true",
+                        help="fit teardown with tf.data autotuning on and off, 28 px")
     parser.add_argument("--render", action="store_true", help="rewrite benchmark.md from the json")
+    parser.add_argument("--note", default="", help="a line about the machine, kept in the json")
     args = parser.parse_args()
     if args.worker:
         args.channels = args.channels or (1 if args.size <= 16 else 3)
         return {"ganzoo": ganzoo_worker, "torch": torch_worker, "trace": trace_worker}[
             args.worker](args)
     if args.trace:
-        result = run_worker("trace", (args.sizes or [28])[0], args)
-        for mode in ("async", "sync"):
-            print(f"{mode}: img/s per fit " + ", ".join(f"{v:.0f}" for v in result[mode])
-                  + "; img per CPU-s " + ", ".join(f"{v:.0f}" for v in result[f"{mode}_cpu"]))
-        steps = [ms for fit in result["sync_step_ms"] for ms in fit]
-        print(f"sync step ms: median {statistics.median(steps):.1f}, "
-              f"min {min(steps):.1f}, max {max(steps):.1f}")
-        return print(json.dumps(result))
+        size = (args.sizes or [28])[0]
+        result = run_worker("trace", size, args)
+        payload = {"protocol": (
+            f"ganzoo DCGAN width {args.width}, {size} px, batch {args.batch}, one process, "
+            f"{args.repeats} rounds of two `fit` calls of {result['steps_per_fit']} steps, "
+            "tf.data autotuning on then off; teardown = from `on_train_end` to `fit`'s return "
+            "(Keras deletes its data iterator there)."), **result}
+        write_results("trace", payload, machine_info())
+        return print("\n".join(trace_table(payload)))
     if args.render:
         return print("\n".join(write_results()))
     args.sizes = args.sizes or ([16, 64] if args.grid else [28, 32, 64])
-    meta = machine_info()
+    meta = dict(machine_info(), **({"note": args.note} if args.note else {}))
     if args.mixed_precision:
         payload, section, table = precision_runs(args), "precision", precision_table
     elif args.grid:

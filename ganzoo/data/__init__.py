@@ -190,16 +190,32 @@ def example_order(positions, size, seed):
     permutation of all `size` examples, drawn from `(seed, epoch)` alone.
 
     Since the order is a pure function of the position, a resumed run seeks to
-    its position in constant time and continues exactly where it stopped.
+    its position in constant time and continues exactly where it stopped. Each
+    permutation is two rounds of TF's index shuffle (`RandomIndexShuffle`), keyed
+    by Philox draws from `(seed, epoch)`. One round keyed by `(seed, epoch, 0)`
+    itself, as before, was far from random on 60,000 examples: each epoch's
+    order had a 0.89 correlation with the previous one (the same examples met in
+    the same batches every epoch) and neighbouring positions held correlated
+    indices (lag-1 correlation 0.09, parity 0.17); these keys and two rounds
+    measure like a random permutation (tests/test_data_pipeline.py).
     """
     positions = tf.convert_to_tensor(positions, tf.int64)
     epoch = positions // size
-    seeds = tf.stack([tf.fill(tf.shape(positions), tf.constant(seed, tf.int64)), epoch,
-                      tf.zeros_like(epoch)], axis=-1)
-    # The raw op takes one seed per index; the public wrapper accepts only one seed.
-    return tf.raw_ops.RandomIndexShuffle(
-        index=positions % size, seed=seeds,
-        max_index=tf.fill(tf.shape(positions), tf.constant(size - 1, tf.int64)))
+    epochs, which = tf.unique(tf.reshape(epoch, [-1]))
+    # Two 3-word keys per epoch, full-range int64 from Philox (well mixed, unlike
+    # the raw (seed, epoch) words); a batch spans one epoch or two.
+    keys = tf.map_fn(
+        lambda e: tf.random.stateless_uniform(
+            [6], seed=tf.stack([tf.constant(seed, tf.int64), e]), minval=None, maxval=None,
+            dtype=tf.int64, alg="philox"),
+        epochs)
+    keys = tf.reshape(tf.gather(keys, which), tf.concat([tf.shape(positions), [6]], 0))
+    index = positions % size
+    max_index = tf.fill(tf.shape(positions), tf.constant(size - 1, tf.int64))
+    for rounds in (keys[..., :3], keys[..., 3:]):
+        # The raw op takes one seed per index; the public wrapper accepts only one seed.
+        index = tf.raw_ops.RandomIndexShuffle(index=index, seed=rounds, max_index=max_index)
+    return index
 
 
 def batched_stream(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batches=0):
@@ -235,8 +251,11 @@ def batched_stream(dataset, batch_size, seed, shuffle_buffer=10_000, skip_batche
         if source.batched:
             return positions.batch(batch_size, drop_remainder=True).map(
                 fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return positions.map(fetch, num_parallel_calls=tf.data.AUTOTUNE,
-                             deterministic=True).batch(batch_size, drop_remainder=True)
+        # The order is computed for blocks of positions (one key draw per block),
+        # then each example is fetched on its own.
+        order = positions.batch(4096).map(lambda p: example_order(p, source.size, seed)).unbatch()
+        return order.map(source.fetch, num_parallel_calls=tf.data.AUTOTUNE,
+                         deterministic=True).batch(batch_size, drop_remainder=True)
     size = int(dataset.cardinality())
     if size > 0:
         first_epoch = start // size

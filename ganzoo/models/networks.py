@@ -10,6 +10,7 @@ import dataclasses
 
 import keras
 
+from ganzoo import compat
 from ganzoo.config import ConfigError
 
 _ARCHITECTURES = {}
@@ -55,7 +56,8 @@ def normalization(norm, sync_batch_norm=True, name=None):
             momentum=0.9, epsilon=1e-5, synchronized=sync_batch_norm, name=name
         )
     if norm == "layer":
-        return keras.layers.LayerNormalization(epsilon=1e-5, name=name)
+        # Exact second derivatives: WGAN-GP differentiates through it twice.
+        return compat.ExactLayerNormalization(epsilon=1e-5, name=name)
     if norm in ("none", None):
         return None
     raise ConfigError(f"Unknown normalization {norm!r}; use 'batch', 'layer' or 'none'.")

@@ -21,6 +21,7 @@ so 32x32 images give the paper's 8x8 critic maps and 16x16 digits give 8x8 too.
 
 import keras
 
+from ganzoo import compat
 from ganzoo.config import ConfigError
 from ganzoo.models import networks
 
@@ -149,7 +150,7 @@ def _layer_norm():
     # Statistics over (H, W, C) with per-channel scale and offset, as the paper's
     # `Layernorm` on conv maps; keras LayerNormalization(axis=-1) would
     # normalise each pixel's channels alone.
-    return keras.layers.GroupNormalization(groups=1, epsilon=1e-5)
+    return compat.ExactGroupNormalization(groups=1, epsilon=1e-5)  # exact 2nd derivatives
 
 
 def _conv(filters, kernel_size, spectral_norm, initializer="he_uniform"):

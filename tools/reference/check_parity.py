@@ -9,7 +9,13 @@ from the same resolved config, then checks three things:
    transposed to PyTorch's layout) and equal parameter counts. Printed per layer.
 2. Outputs: with the Keras weights copied into the twin, G(z) and D(x) in
    inference mode agree.
-3. One train step: from those same weights, the same real batch and ganzoo's
+3. Gradients: from those weights, one batch and one set of draws, the raw
+   gradients of D's loss (with WGAN-GP's penalty) and of G's loss agree, each
+   within 1e-4 of its tensor's largest entry. Adam's first steps move every
+   weight by about lr * sign(g), so step 4 alone cannot see a gradient that is
+   slightly off; this check found TF's second derivative through layer norm
+   (`ganzoo.compat.exact_moments`).
+4. One train step: from those same weights, the same real batch and ganzoo's
    own noise draws (`GAN._noise`, WGAN-GP's `_uniform`), ganzoo's `train_step`
    and `Twin.train_step` give the same losses and the same updated weights.
 
@@ -54,6 +60,7 @@ def keras_to_torch(layer, weight):
 # Keras layer class -> the twin's module class.
 TWIN_CLASS = {"Dense": "Linear", "Conv2D": "Conv2d", "Conv2DTranspose": "ConvTranspose2d",
               "BatchNormalization": "BatchNorm2d", "LayerNormalization": "ChannelLayerNorm",
+              "ExactLayerNormalization": "ChannelLayerNorm", "ExactGroupNormalization": "GroupNorm",
               "GroupNormalization": "GroupNorm"}
 
 
@@ -167,6 +174,8 @@ def check_case(model, shape, flags, batch):
     d_k = gan.discriminator(x[:batch], training=False)["logits"].numpy().reshape(-1)
     g_out, d_out = float(np.abs(g_k - g_t).max()), float(np.abs(d_k - d_t).max())
 
+    grad_d, grad_g = gradient_diffs(gan, twin, model, x[:batch], z, d_pairs, g_pairs)
+
     k = t.d_steps
     noise = {"d": [gan._noise(batch, i) for i in range(k)], "g": gan._noise(batch, k)}
     if model == "wgan_gp":
@@ -191,9 +200,63 @@ def check_case(model, shape, flags, batch):
     result["weights_within_0.1lr"] = float(np.mean(diffs < 0.1))
     result["weights_max_over_lr"] = float(diffs.max())
     result["bn_stats_after_step"] = float(weight_diffs(g_pairs + d_pairs, False).max())
+    result["grad_d"], result["grad_g"] = grad_d, grad_g
     if "gradient_penalty" in logs_t:
         result["gradient_penalty"] = (logs_k["gradient_penalty"], logs_t["gradient_penalty"])
     return result
+
+
+def gradient_diffs(gan, twin, model, x, z, d_pairs, g_pairs):
+    """Largest |keras - torch| gradient entry over the tensor's largest |entry|,
+    worst tensor, for D's loss and G's loss (both networks in training mode)."""
+    import tensorflow as tf
+    import torch
+
+    alpha = np.random.default_rng(1).uniform(size=len(x)).astype(np.float32)
+    fake = gan.generator(z, training=True)
+    batch = {"real": tf.constant(x), "fake": fake, "labels": tf.zeros([len(x)], tf.int32),
+             "extras": {"interpolation": tf.constant(alpha)}}
+    with tf.GradientTape() as tape:
+        terms = gan._discriminator_terms(gan._discriminate(batch["real"], batch, True),
+                                         gan._discriminate(fake, batch, True), batch)
+        loss, _ = gan._total_loss(terms, gan.discriminator, "d_loss")
+    keras_d = dict(zip([id(v) for v in gan.discriminator.trainable_variables],
+                       tape.gradient(loss, gan.discriminator.trainable_variables)))
+    real_t = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    with torch.no_grad():
+        fake_t = twin.generator(torch.from_numpy(z))
+    loss_t = twin.d_loss(twin.discriminator(real_t), twin.discriminator(fake_t), 0.0).mean()
+    if model == "wgan_gp":
+        loss_t = loss_t + twin.options["penalty_weight"] * twin._gradient_penalty(
+            real_t, fake_t, torch.from_numpy(alpha))
+    twin.discriminator.zero_grad()
+    loss_t.backward()
+    grad_d = _worst(d_pairs, keras_d)
+    with tf.GradientTape() as tape:
+        fake = gan.generator(z, training=True)
+        out = gan._discriminate(fake, {"fake": fake}, True)
+        loss, _ = gan._total_loss(gan._generator_terms(out, {"fake": fake}), gan.generator,
+                                  "g_loss")
+    keras_g = dict(zip([id(v) for v in gan.generator.trainable_variables],
+                       tape.gradient(loss, gan.generator.trainable_variables)))
+    twin.generator.zero_grad()
+    twin.g_loss(twin.discriminator(twin.generator(torch.from_numpy(z)))).mean().backward()
+    twin.discriminator.zero_grad()
+    return grad_d, _worst(g_pairs, keras_g)
+
+
+def _worst(pairs, grads):
+    """Largest |keras - torch| gradient entry over the network's largest |entry|:
+    a weight whose gradient is zero in exact arithmetic (a conv bias before batch
+    norm) holds only round-off in both frameworks."""
+    pairs = [(w, t) for _, w, t in pairs if w.trainable and t.grad is not None]
+    ours = []
+    for weight, _ in pairs:
+        g = np.asarray(grads[id(weight)])
+        ours.append(g.T if g.ndim == 2 else g.transpose(3, 2, 0, 1) if g.ndim == 4 else g)
+    theirs = [t.grad.numpy() for _, t in pairs]
+    scale = max((float(np.abs(t).max()) for t in theirs), default=0.0) + 1e-12
+    return max((float(np.abs(a - b).max()) / scale for a, b in zip(ours, theirs)), default=0.0)
 
 
 def verdict(r):
@@ -203,7 +266,7 @@ def verdict(r):
            (r["d_loss"], r["g_loss"], r.get("gradient_penalty", (0.0, 0.0)))]
     return (r["g_output"] < 1e-4 and r["d_output"] < 1e-3 and max(rel) < 1e-3
             and r["weights_within_0.1lr"] > 0.99 and r["weights_max_over_lr"] < 2.5 * r["d_steps"]
-            and r["bn_stats_after_step"] < 1e-3)
+            and r["bn_stats_after_step"] < 1e-3 and max(r["grad_d"], r["grad_g"]) < 1e-4)
 
 
 def main():
@@ -214,14 +277,15 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     cases = [c for c in CASES if not args.quick or c[1][0] == 28]
     results = [check_case(*case, batch=args.batch) for case in cases]
-    print("\n| case | layers | max |G diff| | max |D diff| | d_loss keras / torch | "
-          "g_loss keras / torch | weights within 0.1 lr after step | ok |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| case | layers | max |G diff| | max |D diff| | D / G gradients (rel.) | "
+          "d_loss keras / torch | g_loss keras / torch | weights within 0.1 lr after step | ok |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if not r["layers"]:
-            print(f"| {r['case']} | MISMATCH | | | | | | no |")
+            print(f"| {r['case']} | MISMATCH | | | | | | | no |")
             continue
         print(f"| {r['case']} | equal | {r['g_output']:.1e} | {r['d_output']:.1e} | "
+              f"{r['grad_d']:.1e} / {r['grad_g']:.1e} | "
               f"{r['d_loss'][0]:.5f} / {r['d_loss'][1]:.5f} | "
               f"{r['g_loss'][0]:.5f} / {r['g_loss'][1]:.5f} | "
               f"{100 * r['weights_within_0.1lr']:.2f}% (max {r['weights_max_over_lr']:.1f} lr) | "

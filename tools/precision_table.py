@@ -1,0 +1,106 @@
+"""Does bf16 hurt? fmnist-FID and time of bf16 runs beside the float32 runs of the same config.
+
+Trains `configs/<family>_fashion_mnist.yaml` with `train.mixed_precision` set
+(bf16 by default), for each seed, and scores the generator as
+`tools/fashion_mnist_table.py` does (10,000 samples, seed 0, against the 10,000
+test images, the shipped Fashion-MNIST classifier's features). The float32
+runs it is compared with are that table's own rows (same config, steps and
+seeds; `tools/results/fashion_mnist.json`), so run that table first on the same
+machine.
+
+    python tools/precision_table.py --seeds 0,1,2 --steps 2000
+
+Writes `tools/results/precision.{json,md}`; reruns add to the JSON.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fashion_mnist_table as table  # noqa: E402
+
+RESULTS = os.path.join(table.RESULTS, "precision")
+
+
+def jobs_for(family, seeds, steps, mode):
+    return [{"framework": "ganzoo", "family": family, "config": family,
+             "row": f"{family}_{mode}", "seed": seed, "steps": steps,
+             "overrides": [f"train.mixed_precision={mode}"], "name": f"{family}_{mode}_s{seed}"}
+            for seed in seeds]
+
+
+def _float32_runs():
+    runs = table.read_results(os.path.join(table.RESULTS, "fashion_mnist.json"))
+    return {(r["job"]["family"], r["steps"], r["job"]["seed"]): r for r in runs
+            if r["job"]["framework"] == "ganzoo" and r["job"]["row"] == r["job"]["family"]}
+
+
+def render(runs):
+    base = _float32_runs()
+    lines = ["# bf16 vs float32 on Fashion-MNIST", "",
+             "Protocol: configs/<family>_fashion_mnist.yaml with `train.mixed_precision`, scored "
+             "as in tools/results/fashion_mnist.md (fmnist-FID: the shipped classifier's "
+             "features, **not comparable with Inception-FID**); float32 = that table's run of "
+             "the same config, steps and seed. `train s`: the training loop.", "",
+             "| family | mode | steps | seed | fmnist-FID | float32 FID | classes | "
+             "train s | float32 train s | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]
+    groups = {}
+    for run in sorted(runs, key=lambda r: (r["job"]["row"], r["steps"], r["job"]["seed"])):
+        job = run["job"]
+        mode = job["overrides"][0].split("=", 1)[1]
+        ref = base.get((job["family"], run["steps"], job["seed"]))
+        ref_fid = ref["fid"] if ref else None
+        ref_s = ref["train_seconds"] if ref and ref.get("timed", True) else None
+        speed = ref_s / run["train_seconds"] if ref_s and run.get("timed", True) else None
+        groups.setdefault((job["family"], mode, run["steps"]), []).append(
+            (run["fid"], ref_fid, speed))
+        lines.append(
+            f"| {job['family']} | {mode} | {run['steps']} | {job['seed']} | {run['fid']:.1f} | "
+            f"{'-' if ref_fid is None else f'{ref_fid:.1f}'} | {run['classes_covered']} | "
+            f"{run['train_seconds']:.0f} | {'-' if ref_s is None else f'{ref_s:.0f}'} | "
+            f"{'-' if speed is None else f'{speed:.2f}x'} |")
+    lines += ["", "Means over seeds:", ""]
+    for (family, mode, steps), rows in sorted(groups.items()):
+        fids = [r[0] for r in rows]
+        refs = [r[1] for r in rows if r[1] is not None]
+        speeds = [r[2] for r in rows if r[2] is not None]
+        text = f"- {family}, {mode}, {steps} steps, {len(fids)} seed(s): fmnist-FID {_ms(fids)}"
+        if refs:
+            text += f" vs float32 {_ms(refs)} ({len(refs)} seed(s))"
+        if speeds:
+            text += f"; training loop {statistics.mean(speeds):.2f}x float32's speed"
+        lines.append(text + ".")
+    machines = sorted({f"{r['machine']['cpu']}, {r['machine']['cores']} cores"
+                       + (f"; {r['machine']['note']}" if r['machine'].get('note') else "")
+                       for r in runs})
+    lines += [""] + [f"Machine: {m}" for m in machines]
+    return "\n".join(lines) + "\n"
+
+
+def _ms(values):
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="dcgan", choices=table.FAMILIES)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--mode", default="bf16", choices=("bf16", "fp16"))
+    parser.add_argument("--note", default="", help="A line about the machine's load.")
+    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
+    args = parser.parse_args()
+    runs = table.read_results(RESULTS + ".json")
+    if not args.render:
+        jobs = jobs_for(args.family, [int(s) for s in args.seeds.split(",")], args.steps,
+                        args.mode)
+        runs = table.run_jobs(jobs, runs, RESULTS + ".json", args.note, render)
+    table.write_results(RESULTS + ".json", runs, render)
+
+
+if __name__ == "__main__":
+    main()
