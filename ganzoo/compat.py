@@ -156,16 +156,10 @@ class ExactLayerNormalization(keras.layers.LayerNormalization):
             return super().call(inputs)
         x = ops.cast(inputs, "float32")
         axes = list(self.axis)
-        mean, variance = exact_moments(x, axes)
-        outputs = (x - mean) * ops.rsqrt(variance + self.epsilon)
         shape = [1] * len(x.shape)
         for axis in axes:
             shape[axis] = x.shape[axis]
-        if self.scale:
-            outputs = outputs * ops.reshape(ops.cast(self.gamma, "float32"), shape)
-        if self.center:
-            outputs = outputs + ops.reshape(ops.cast(self.beta, "float32"), shape)
-        return ops.cast(outputs, self.compute_dtype)
+        return ops.cast(_normalize(self, x, axes, shape), self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -177,11 +171,17 @@ class ExactGroupNormalization(keras.layers.GroupNormalization):
         x = ops.cast(reshaped_inputs, "float32")
         axes = list(range(1, len(x.shape)))
         axes.pop(-2 if self.axis == -1 else self.axis - 1)
-        mean, variance = exact_moments(x, axes)
-        outputs = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        shape = self._create_broadcast_shape(input_shape)
-        if self.scale:
-            outputs = outputs * ops.reshape(ops.cast(self.gamma, "float32"), shape)
-        if self.center:
-            outputs = outputs + ops.reshape(ops.cast(self.beta, "float32"), shape)
-        return ops.cast(outputs, dtype)
+        return ops.cast(_normalize(self, x, axes, self._create_broadcast_shape(input_shape)),
+                        dtype)
+
+
+def _normalize(layer, x, axes, shape):
+    """`x` (float32) normalised over `axes` with `exact_moments`, then scaled and
+    shifted by the layer's gamma and beta reshaped to `shape`."""
+    mean, variance = exact_moments(x, axes)
+    outputs = (x - mean) * ops.rsqrt(variance + layer.epsilon)
+    if layer.scale:
+        outputs = outputs * ops.reshape(ops.cast(layer.gamma, "float32"), shape)
+    if layer.center:
+        outputs = outputs + ops.reshape(ops.cast(layer.beta, "float32"), shape)
+    return outputs

@@ -25,11 +25,8 @@ RESULTS = os.path.join(table.RESULTS, "ema")
 
 
 def jobs_for(family, seeds, steps, decays):
-    return [{"framework": "ganzoo", "family": family, "config": family,
-             "row": f"{family}_ema{decay}", "seed": seed, "steps": steps,
-             "overrides": [f"train.ema_decay={decay}"],
-             "name": f"{family}_ema{decay}_s{seed}"}
-            for decay in decays for seed in seeds]
+    return [table.variant_job(family, f"{family}_ema{decay}", seed, steps,
+                              [f"train.ema_decay={decay}"]) for decay in decays for seed in seeds]
 
 
 def render(runs):
@@ -61,10 +58,7 @@ def render(runs):
         wins = sum(g > 0 for g in gains)
         lines.append(f"- {family}, ema_decay {decay}, {steps} steps: {statistics.mean(gains):+.1f}"
                      f"{spread} FID points ({wins} of {len(gains)} seeds better with the average).")
-    machines = sorted({f"{r['machine']['cpu']}, {r['machine']['cores']} cores"
-                       + (f"; {r['machine']['note']}" if r['machine'].get('note') else "")
-                       for r in runs})
-    lines += [""] + [f"Machine: {m}" for m in machines]
+    lines += [""] + table.machine_lines(runs)
     return "\n".join(lines) + "\n"
 
 

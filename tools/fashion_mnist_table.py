@@ -199,6 +199,13 @@ def jobs_for(families, seeds, steps, twins, ssgan_variants=None):
     return jobs
 
 
+def variant_job(family, row, seed, steps, overrides):
+    """A ganzoo job of `family`'s Fashion-MNIST config with `overrides`, named `<row>_s<seed>`."""
+    return {"framework": "ganzoo", "family": family, "config": family, "row": row,
+            "seed": seed, "steps": steps, "overrides": list(overrides),
+            "name": f"{row}_s{seed}"}
+
+
 def run_job(job):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
                TF_NUM_INTRAOP_THREADS="2", OMP_NUM_THREADS="2")
@@ -367,6 +374,14 @@ def summary_lines(rows):
                            f"test error {gan:.1%} vs {sup:.1%} for the same D trained on the "
                            f"labels alone, {(sup - gan) * 100:+.1f} points{verdict}.")
     return out
+
+
+def machine_lines(runs):
+    """`Machine: <cpu>, <n> cores[; note]` once per distinct machine of `runs`, sorted."""
+    machines = sorted({f"{r['machine']['cpu']}, {r['machine']['cores']} cores"
+                       + (f"; {r['machine']['note']}" if r['machine'].get('note') else "")
+                       for r in runs})
+    return [f"Machine: {m}" for m in machines]
 
 
 def machine_info():

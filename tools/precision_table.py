@@ -25,10 +25,8 @@ RESULTS = os.path.join(table.RESULTS, "precision")
 
 
 def jobs_for(family, seeds, steps, mode):
-    return [{"framework": "ganzoo", "family": family, "config": family,
-             "row": f"{family}_{mode}", "seed": seed, "steps": steps,
-             "overrides": [f"train.mixed_precision={mode}"], "name": f"{family}_{mode}_s{seed}"}
-            for seed in seeds]
+    return [table.variant_job(family, f"{family}_{mode}", seed, steps,
+                              [f"train.mixed_precision={mode}"]) for seed in seeds]
 
 
 def _float32_runs():
@@ -66,23 +64,15 @@ def render(runs):
         fids = [r[0] for r in rows]
         refs = [r[1] for r in rows if r[1] is not None]
         speeds = [r[2] for r in rows if r[2] is not None]
-        text = f"- {family}, {mode}, {steps} steps, {len(fids)} seed(s): fmnist-FID {_ms(fids)}"
+        text = (f"- {family}, {mode}, {steps} steps, {len(fids)} seed(s): "
+                f"fmnist-FID {table._fmt(fids)}")
         if refs:
-            text += f" vs float32 {_ms(refs)} ({len(refs)} seed(s))"
+            text += f" vs float32 {table._fmt(refs)} ({len(refs)} seed(s))"
         if speeds:
             text += f"; training loop {statistics.mean(speeds):.2f}x float32's speed"
         lines.append(text + ".")
-    machines = sorted({f"{r['machine']['cpu']}, {r['machine']['cores']} cores"
-                       + (f"; {r['machine']['note']}" if r['machine'].get('note') else "")
-                       for r in runs})
-    lines += [""] + [f"Machine: {m}" for m in machines]
+    lines += [""] + table.machine_lines(runs)
     return "\n".join(lines) + "\n"
-
-
-def _ms(values):
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def main():
