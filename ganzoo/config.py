@@ -397,14 +397,6 @@ def validate(config: ExperimentConfig):
                           f"{config.data.max_examples}.")
     if config.data.image_size is not None and config.data.image_size <= 0:
         raise ConfigError("Config key 'data.image_size' must be positive or null.")
-    if config.model.name == "ssgan" and t.batch_size % 2:
-        # Checked here, not first in the input pipeline, which is built after the
-        # run directory is written.
-        raise ConfigError(
-            f"Config key 'train.batch_size' is {t.batch_size}, but an ssgan batch is half "
-            "unlabeled, half labeled (Salimans et al. 2016: 100 + 100), so it must be even "
-            f"(e.g. {t.batch_size + 1})."
-        )
 
 
 def _validate_guard(t):

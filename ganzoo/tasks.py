@@ -66,6 +66,14 @@ class Task:
         """
         return []
 
+    def check_config(self, config):
+        """Refuses an `ExperimentConfig` this family cannot run (`ConfigError` naming the key).
+
+        For rules that span sections (the model's own rules are
+        `GAN.check_config`); `train_lib.resolve_config` calls it before any
+        run directory is written. The default accepts any.
+        """
+
     def data_requirements(self, config):
         """What a run of this family needs from its data (`validation.Requirements`).
 

@@ -100,6 +100,7 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
             config_lib.set_value(config, key, value)
     config_lib.validate(config)
     cls.check_config(config.model)  # the family's own rules (wgan_gp: no batch-norm critic)
+    tasks.get_task(name).check_config(config)  # rules across sections (ssgan: even batch)
     return config
 
 

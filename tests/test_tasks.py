@@ -4,6 +4,8 @@
   share theirs through inheritance, families that name none get the plain one.
 - No model class keeps a run-level hook, and `ganzoo.models.base` imports
   neither the tasks nor the data, metrics or callbacks they use.
+- A family's config rule that spans sections (ssgan: an even batch) is its
+  task's `check_config`, run by `train_lib.resolve_config`.
 """
 
 import ast
@@ -11,7 +13,8 @@ import ast
 import pytest
 
 import ganzoo.models.base
-from ganzoo import tasks
+from ganzoo import tasks, train_lib
+from ganzoo.config import ConfigError
 from ganzoo.models.conditional import ConditionalTask
 from ganzoo.models.infogan import InfoGANTask
 from ganzoo.models.semi_supervised import SemiSupervisedTask
@@ -50,3 +53,13 @@ def test_the_model_base_imports_no_run_modules():
     run_modules = ("ganzoo.data", "ganzoo.metrics", "ganzoo.callbacks", "ganzoo.tasks")
     assert {m for m in imported if m.startswith(run_modules)} == set()
     assert "ganzoo.validation" in imported  # the walk sees base.py's imports
+
+
+def test_a_family_rule_across_sections_lives_in_its_task():
+    # ssgan's batch is half unlabeled, half labeled: an odd batch is refused by its
+    # task (not by ganzoo.config), before any run directory exists.
+    odd = train_lib.resolve_config("dcgan", **{"train.batch_size": 15})
+    tasks.get_task("dcgan").check_config(odd)  # the plain task accepts any batch
+    with pytest.raises(ConfigError, match="'train.batch_size' is 15.*must be even"):
+        train_lib.resolve_config("ssgan", **{"train.batch_size": 15})
+    assert train_lib.resolve_config("ssgan", **{"train.batch_size": 16}).train.batch_size == 16

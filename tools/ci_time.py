@@ -4,7 +4,8 @@ Runs `python -m pytest -q -n 2 --dist load --maxschedchunk 1 --durations=25`
 (the README's command; CI adds `CI=true -rs`) in this checkout, or reads the
 output of an earlier run (`--from_log`, e.g. a saved `.ci/run` log), and writes
 `tools/results/ci_time.{json,md}`: wall time, tests passed/failed, the slowest
-tests, the machine and its load. The budget is 15 minutes on 2 cores.
+tests, the machine and its load, one run per CPU type (hosts differ: see
+tools/machine.py). The budget is 15 minutes on 2 cores.
 
     python tools/ci_time.py                       # run the suite (20+ min on 2 cores)
     python tools/ci_time.py --from_log ci.log --note "fresh clone, .ci/run, idle"
@@ -17,6 +18,8 @@ import re
 import subprocess
 import sys
 import time
+
+import machine  # tools/machine.py (this script's folder is on sys.path)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "tools", "results")
@@ -47,7 +50,7 @@ def parse(text):
 
 def render(result):
     lines = [
-        "# CI time: the README's test command",
+        f"## {_host(result)}",
         "",
         f"`{result['command']}` — {result['passed']} passed, {result['failed']} failed in "
         f"**{result['seconds']:.0f} s** (budget {BUDGET_SECONDS} s: "
@@ -63,13 +66,7 @@ def render(result):
 
 
 def _machine(load=True):
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    text = f"{cpu}, {os.cpu_count()} cores"
+    text = f"{machine.describe()}, {os.cpu_count()} cores"
     return text + (f", load before {os.getloadavg()[0]:.2f}" if load else "")
 
 
@@ -89,13 +86,28 @@ def main():
         print(f"pytest exited {proc.returncode} after {time.time() - start:.0f} s")
     result = dict(parse(text), command=" ".join(["python", *COMMAND[1:]]), machine=machine,
                   note=args.note)
+    results = [r for r in read_results() if _host(r) != _host(result)] + [result]
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "ci_time.json"), "w") as f:
-        json.dump(result, f, indent=1)
+        json.dump({"runs": results}, f, indent=1)
     with open(os.path.join(RESULTS, "ci_time.md"), "w") as f:
-        f.write(render(result))
+        f.write("# CI time: the README's test command\n\n" + "\n".join(map(render, results)))
     print(render(result))
 
+
+def read_results():
+    """The recorded runs, one per host (a new run replaces its host's)."""
+    try:
+        with open(os.path.join(RESULTS, "ci_time.json")) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return saved.get("runs", [saved])
+
+
+def _host(result):
+    """The CPU part of a machine line: runs on the same CPU type replace each other."""
+    return result["machine"].split(", load before")[0]
 
 if __name__ == "__main__":
     main()

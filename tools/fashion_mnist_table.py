@@ -41,6 +41,8 @@ import subprocess
 import sys
 import time
 
+import machine  # tools/machine.py (this script's folder is on sys.path)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "tools", "results")
 RUNS = os.environ.get("GANZOO_TABLE_RUNS", "/tmp/ganzoo_fashion_mnist_table")
@@ -385,13 +387,8 @@ def machine_lines(runs):
 
 
 def machine_info():
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    return {"cpu": machine.describe(), "cores": os.cpu_count(),
+            "python": platform.python_version()}
 
 
 def main():

@@ -44,6 +44,7 @@ from ganzoo import callbacks as callbacks_lib
 from ganzoo import images as images_lib
 from ganzoo import losses as losses_lib
 from ganzoo import validation
+from ganzoo.errors import ConfigError
 from ganzoo.models import base, infogan_networks, replicas
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
@@ -347,8 +348,6 @@ class InfoGAN(GAN):
 
 def _check_code_sizes(num_categories, num_continuous):
     if num_categories < 0 or num_continuous < 0 or num_categories + num_continuous == 0:
-        from ganzoo.config import ConfigError
-
         raise ConfigError("InfoGAN needs codes: model.options.num_categories and "
                           "num_continuous must be >= 0 and not both 0; got "
                           f"{num_categories} and {num_continuous}.")

@@ -11,6 +11,8 @@ with the class attribute `supports_packing` (True on `GAN`), and
 
 import tensorflow as tf
 
+from ganzoo.errors import ConfigError
+
 
 def packed_shape(shape, packing):
     """Shape of one D input for packs of `packing` examples of `shape`.
@@ -55,8 +57,6 @@ def check_supported(cls, packing, heads):
         ConfigError: naming the family and what its D has besides the logit.
     """
     if packing > 1 and not (cls.supports_packing and heads == {"logits": 1}):
-        from ganzoo.config import ConfigError
-
         raise ConfigError(
             f"model.options.packing needs a discriminator with one real/fake logit per "
             f"input and no other inputs or heads; {cls.__name__}'s has more (labels, "

@@ -29,6 +29,7 @@ import tensorflow as tf
 from ganzoo import callbacks as callbacks_lib
 from ganzoo import validation
 from ganzoo.data import semi_supervised as ssl_data
+from ganzoo.errors import ConfigError
 from ganzoo.models import (
     replicas,
     semi_supervised_networks,  # noqa: F401  (registers ssgan_mlp/ssgan_conv)
@@ -45,6 +46,14 @@ class SemiSupervisedTask(Task):
 
     def __init__(self):
         self.error_logger = None
+
+    def check_config(self, config):
+        batch_size = config.train.batch_size
+        if batch_size % 2:
+            raise ConfigError(
+                f"Config key 'train.batch_size' is {batch_size}, but an ssgan batch is half "
+                "unlabeled, half labeled (Salimans et al. 2016: 100 + 100), so it must be even "
+                f"(e.g. {batch_size + 1}).")
 
     def data_requirements(self, config):
         # Labels for the labeled subset; the test split for the test error it reports.
@@ -147,8 +156,6 @@ class SemiSupervisedGAN(GAN):
     @classmethod
     def discriminator_heads(cls, config, spec):
         if not spec.num_classes:
-            from ganzoo.config import ConfigError
-
             raise ConfigError(
                 f"ssgan needs class labels; data set {spec.name!r} has none "
                 "(use digits, mnist, cifar10, svhn_cropped ...).")

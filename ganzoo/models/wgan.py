@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from ganzoo import losses as losses_lib
+from ganzoo.errors import ConfigError
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
 
@@ -184,8 +185,6 @@ class WGANGP(_CriticGAN):
     def check_config(cls, config):
         """Refuses a batch-norm critic (`model.discriminator.norm: batch`, see the class doc)."""
         if config.discriminator.get("norm") == "batch":
-            from ganzoo.config import ConfigError
-
             raise ConfigError(
                 "Config key 'model.discriminator.norm' is 'batch', but wgan_gp's gradient "
                 "penalty is per example and batch norm couples the examples (Gulrajani et al. "
