@@ -139,8 +139,9 @@ class TrainConfig:
         d_optimizer: OptimizerConfig. The discriminator's optimizer.
         seed: int. Seed for weights, noise and data order.
         jit_compile: bool or None. XLA-compile the train step; None picks the
-            measured fast path (`train_lib.default_jit_compile`): on for GPUs,
-            off on CPU with oneDNN, which is faster than XLA there.
+            measured fast path (`train_lib.fast_path`): on for GPUs and for
+            CPUs without AVX-512, off on AVX-512 CPUs with oneDNN, which is
+            faster than XLA there.
         mixed_precision: str. `off` (float32), `bf16` or `fp16`: layers compute in
             16 bits, weights stay float32, fp16 with dynamic loss scaling
             (`ganzoo.precision`). Defaults to "off".

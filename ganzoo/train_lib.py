@@ -301,29 +301,45 @@ def _check_init_from(init_from, model_dir):
 
 
 def default_jit_compile(strategy):
-    """Whether XLA is the fast path here (measured by tools/benchmark.py).
-
-    On CPU with oneDNN kernels on (ganzoo's default), graph mode beats XLA,
-    whose CPU code generator does not use oneDNN: 2,310 vs 1,252 img/s for the
-    16px DCGAN, 78 vs 55 img/s at 64px. With oneDNN off, XLA doubles speed;
-    on GPUs it is the usual win. XLA fails with multi-replica CPU strategies.
-    """
+    """Whether XLA is the fast path here (measured; see `fast_path`)."""
     return fast_path(strategy)[0]
+
+
+def cpu_has_avx512():
+    """Whether this CPU has AVX-512 (Linux `/proc/cpuinfo`; None where unknown)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return None
 
 
 def fast_path(strategy):
     """`(jit_compile, reason)`: the default of `train.jit_compile` here, and why.
 
+    Measured, per kind of device: on GPUs XLA is the usual win. On CPU with
+    oneDNN on (ganzoo's default) the answer depends on the CPU: with AVX-512,
+    graph mode beat XLA, whose CPU code generator does not use oneDNN (2,310 vs
+    1,252 img/s for the 16 px DCGAN, 78 vs 55 img/s at 64 px; tools/benchmark.py
+    --grid); on an AVX2-only CPU XLA's fused step was 1.1-2x faster for every
+    Fashion-MNIST config (tools/results/step_rate.md). With oneDNN off XLA
+    doubles speed. XLA fails with multi-replica CPU strategies.
     `train_lib.run` records both in run.json (`"speed"`), with the precision mode.
     """
     if tf.config.list_physical_devices("GPU"):
         return True, "a GPU: XLA fuses the step's kernels"
+    if strategy.num_replicas_in_sync > 1:
+        return False, "XLA does not support multi-replica CPU strategies"
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
-        if strategy.num_replicas_in_sync > 1:
-            return False, "XLA does not support multi-replica CPU strategies"
         return True, "CPU with oneDNN off: XLA was about 2x graph mode (tools/benchmark.py)"
-    return False, ("CPU with oneDNN on: graph mode beat XLA, whose CPU code does not use "
-                   "oneDNN (tools/benchmark.py, --grid)")
+    if cpu_has_avx512() is False:
+        return True, ("CPU without AVX-512: XLA was 1.1-2x graph mode with oneDNN on an "
+                      "AVX2-only CPU (tools/results/step_rate.md)")
+    return False, ("CPU with oneDNN on and AVX-512: graph mode beat XLA, whose CPU code does "
+                   "not use oneDNN (tools/benchmark.py, --grid)")
 
 
 def set_steps_from_epochs(config, epochs):

@@ -40,3 +40,11 @@ def test_mode_collapse_lowers_recall_not_precision():
     precision, recall = precision_recall(real, collapsed)
     assert precision > 0.95 and recall < 0.3
     assert precision_recall(real, real) == (1.0, 1.0)
+
+
+def test_too_few_samples_for_k_are_refused():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="k=3 with 10 real and 3 fake samples"):
+        precision_recall(rng.normal(size=(10, 2)), rng.normal(size=(3, 2)))
+    with pytest.raises(ValueError, match="1 <= k < N"):
+        knn_radii(rng.normal(size=(3, 2)), k=3)

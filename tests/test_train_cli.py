@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -85,9 +86,28 @@ def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
     assert speed["jit_compile"] is False
     assert speed["jit_compile_reason"] == "set by train.jit_compile"
     assert speed["mixed_precision"] == "off" and "bf16" in speed["mixed_precision_reason"]
-    # Left to the default, the CPU with oneDNN on takes graph mode.
+    # Left to the default, a CPU with oneDNN on takes graph mode with AVX-512
+    # and XLA without it (tools/results/step_rate.md); multi-replica CPU runs
+    # never take XLA.
     jit, reason = train_lib.fast_path(tf.distribute.get_strategy())
-    assert jit is False and "oneDNN on" in reason
+    if train_lib.cpu_has_avx512() is False:
+        assert jit is True and "without AVX-512" in reason
+    else:
+        assert jit is False and "oneDNN on" in reason
+
+
+def test_fast_path_by_cpu(monkeypatch):
+    one, two = tf.distribute.get_strategy(), types.SimpleNamespace(num_replicas_in_sync=2)
+    monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: False)
+    assert train_lib.fast_path(one)[0] is True
+    assert train_lib.fast_path(two) == (False, "XLA does not support multi-replica CPU "
+                                               "strategies")
+    monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: True)
+    assert train_lib.fast_path(one)[0] is False
+    monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: None)  # unknown: as measured
+    assert train_lib.fast_path(one)[0] is False
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert train_lib.fast_path(one)[0] is True
 
 
 def test_resume_with_incompatible_config_is_refused_and_keeps_the_run(tmp_path):

@@ -1,0 +1,90 @@
+"""The digits e2e tests' measurements at other step counts: can a test train less?
+
+Each slow e2e test trains a shipped digits config for a fixed number of steps
+and checks what it made. This tool trains the same config at `--steps` for
+each seed and reports the numbers that test asserts, so a shorter test can be
+judged on several seeds before its step count or thresholds change:
+
+- `dcgan` (tests/test_dcgan_e2e.py) and `wgan_gp` (tests/test_wgan_e2e.py):
+  the share of 1,000 samples the independent scikit-learn classifier reads with
+  p > 0.5, and the rarest digit's share; wgan_gp also its gradient penalty.
+- `infogan` (tests/test_control_e2e.py): the categorical code's matched
+  accuracy and Q's accuracy on the real test split.
+
+    python tools/e2e_steps.py --kind dcgan --steps 500 --seeds 0,1,2
+
+Prints one JSON line per run and appends it to tools/results/e2e_steps.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import machine  # noqa: E402
+
+CONFIGS = {"dcgan": "dcgan_digits", "wgan_gp": "wgan_gp_digits", "infogan": "infogan_digits"}
+RESULTS = os.path.join(ROOT, "tools", "results", "e2e_steps.json")
+
+
+def measure(kind, steps, seed):
+    import numpy as np
+    from test_dcgan_e2e import independent_digits_classifier
+
+    from ganzoo import train_lib
+
+    config = train_lib.resolve_config(
+        config_file=os.path.join(ROOT, "configs", f"{CONFIGS[kind]}.yaml"),
+        overrides=[f"train.steps={steps}", f"train.seed={seed}"])
+    start = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train_lib.run(config, os.path.join(tmp, "run"), verbose=0)
+    out = {"kind": kind, "steps": steps, "seed": seed, "seconds": round(time.time() - start, 1)}
+    if kind == "infogan":
+        report = result["report"]
+        return {**out, "code_accuracy": report["code_accuracy"],
+                "q_test_accuracy": report["q_test_accuracy"]}
+    images = np.asarray(result["model"].generate(1000, seed=123))  # the tests' sample seed
+    probs = independent_digits_classifier(images.shape[1]).predict_proba(
+        images.reshape(len(images), -1))
+    confident = probs.max(1) > 0.5
+    counts = np.bincount(probs.argmax(1)[confident], minlength=10)
+    out.update(confident=float(confident.mean()), rarest=float(counts.min() / len(images)))
+    if kind == "wgan_gp":
+        out["gradient_penalty"] = float(result["metrics"]["gradient_penalty"])
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kind", choices=sorted(CONFIGS), required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--worker_seed", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker_seed is not None:
+        print("RESULT " + json.dumps(measure(args.kind, args.steps, args.worker_seed)))
+        return
+    import subprocess
+    for seed in (int(s) for s in args.seeds.split(",")):
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), f"--kind={args.kind}",
+                               f"--steps={args.steps}", f"--worker_seed={seed}"],
+                              capture_output=True, text=True, check=True,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        row = {**json.loads(proc.stdout.split("RESULT ", 1)[1]), "cpu": machine.describe()}
+        print(json.dumps(row), flush=True)
+        rows = []
+        if os.path.exists(RESULTS):
+            with open(RESULTS) as f:
+                rows = json.load(f)["rows"]
+        with open(RESULTS, "w") as f:
+            json.dump({"rows": rows + [row]}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
