@@ -74,6 +74,16 @@ class Task:
         run directory is written. The default accepts any.
         """
 
+    def xla_on_avx2_cpu(self, config):
+        """Whether XLA is this family's default step on a CPU without AVX-512.
+
+        `train_lib.fast_path` picks XLA on such CPUs because it ran most
+        families' steps 1.24-1.94x faster than graph mode there
+        (tools/results/step_rate.md); a family whose step was not faster under
+        XLA returns False and keeps graph mode. Defaults to True.
+        """
+        return True
+
     def data_requirements(self, config):
         """What a run of this family needs from its data (`validation.Requirements`).
 

@@ -150,7 +150,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
     _check_init_from(t.init_from, model_dir)
-    jit, jit_reason = fast_path(strategy)
+    jit, jit_reason = fast_path(strategy, task, config)
     if t.jit_compile is not None:
         jit, jit_reason = t.jit_compile, "set by train.jit_compile"
     ckpt_dir = os.path.join(model_dir, "checkpoints")
@@ -300,9 +300,9 @@ def _check_init_from(init_from, model_dir):
             "needs its own new run directory (the source is never modified).")
 
 
-def default_jit_compile(strategy):
+def default_jit_compile(strategy, task=None, config=None):
     """Whether XLA is the fast path here (measured; see `fast_path`)."""
-    return fast_path(strategy)[0]
+    return fast_path(strategy, task, config)[0]
 
 
 def cpu_has_avx512():
@@ -317,15 +317,17 @@ def cpu_has_avx512():
     return None
 
 
-def fast_path(strategy):
+def fast_path(strategy, task=None, config=None):
     """`(jit_compile, reason)`: the default of `train.jit_compile` here, and why.
 
     Measured, per kind of device: on GPUs XLA is the usual win. On CPU with
     oneDNN on (ganzoo's default) the answer depends on the CPU: with AVX-512,
     graph mode beat XLA, whose CPU code generator does not use oneDNN (2,310 vs
     1,252 img/s for the 16 px DCGAN, 78 vs 55 img/s at 64 px; tools/benchmark.py
-    --grid); on an AVX2-only CPU XLA's fused step was 1.1-2x faster for every
-    Fashion-MNIST config (tools/results/step_rate.md). With oneDNN off XLA
+    --grid); on an AVX2-only CPU XLA's fused step was 1.24-1.94x faster for every
+    Fashion-MNIST config but two (tools/results/step_rate.md): a family's
+    `Task.xla_on_avx2_cpu(config)` keeps graph mode where XLA was no faster
+    (ssgan, acgan). With oneDNN off XLA
     doubles speed. XLA fails with multi-replica CPU strategies.
     `train_lib.run` records both in run.json (`"speed"`), with the precision mode.
     """
@@ -336,7 +338,10 @@ def fast_path(strategy):
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
         return True, "CPU with oneDNN off: XLA was about 2x graph mode (tools/benchmark.py)"
     if cpu_has_avx512() is False:
-        return True, ("CPU without AVX-512: XLA was 1.1-2x graph mode with oneDNN on an "
+        if task is not None and not task.xla_on_avx2_cpu(config):
+            return False, (f"CPU without AVX-512, but {config.model.name}'s step was no faster "
+                           "under XLA there (tools/results/step_rate.md)")
+        return True, ("CPU without AVX-512: XLA was 1.24-1.94x graph mode with oneDNN on an "
                       "AVX2-only CPU (tools/results/step_rate.md)")
     return False, ("CPU with oneDNN on and AVX-512: graph mode beat XLA, whose CPU code does "
                    "not use oneDNN (tools/benchmark.py, --grid)")

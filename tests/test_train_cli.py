@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import ganzoo
-from ganzoo import train_lib
+from ganzoo import tasks, train_lib
 from ganzoo.config import ConfigError
 
 TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps_per_epoch=2",
@@ -102,6 +102,10 @@ def test_fast_path_by_cpu(monkeypatch):
     assert train_lib.fast_path(one)[0] is True
     assert train_lib.fast_path(two) == (False, "XLA does not support multi-replica CPU "
                                                "strategies")
+    # A family whose step was no faster under XLA there keeps graph mode.
+    for name, jit in (("ssgan", False), ("acgan", False), ("cgan", True), ("dcgan", True)):
+        config = train_lib.resolve_config(name)
+        assert train_lib.fast_path(one, tasks.get_task(name), config)[0] is jit, name
     monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: True)
     assert train_lib.fast_path(one)[0] is False
     monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: None)  # unknown: as measured

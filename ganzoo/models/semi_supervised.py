@@ -55,6 +55,10 @@ class SemiSupervisedTask(Task):
                 "unlabeled, half labeled (Salimans et al. 2016: 100 + 100), so it must be even "
                 f"(e.g. {batch_size + 1}).")
 
+    def xla_on_avx2_cpu(self, config):
+        # Its step ran 0.84x as fast under XLA on an AVX2-only CPU (step_rate.md).
+        return False
+
     def data_requirements(self, config):
         # Labels for the labeled subset; the test split for the test error it reports.
         return validation.Requirements(
