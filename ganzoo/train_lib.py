@@ -300,11 +300,6 @@ def _check_init_from(init_from, model_dir):
             "needs its own new run directory (the source is never modified).")
 
 
-def default_jit_compile(strategy, task=None, config=None):
-    """Whether XLA is the fast path here (measured; see `fast_path`)."""
-    return fast_path(strategy, task, config)[0]
-
-
 def cpu_has_avx512():
     """Whether this CPU has AVX-512 (Linux `/proc/cpuinfo`; None where unknown)."""
     try:

@@ -26,7 +26,7 @@ images-per-CPU-second table is the comparison that survives other jobs;
 `--max_load` waits for a quiet moment before each measurement.
 
 `--grid` instead runs ganzoo alone with oneDNN on/off x XLA on/off (the
-measurement behind `train_lib.default_jit_compile`). `--mixed_precision off bf16`
+measurement behind `train_lib.fast_path`). `--mixed_precision off bf16`
 runs ganzoo's default path alone in each `train.mixed_precision` mode,
 interleaved in rounds like the side-by-side table (bf16 uses AMX/AVX-512 bf16
 units where the CPU has them). `--trace` times ganzoo's 28 px `fit` calls in one
