@@ -4,9 +4,11 @@ Default (side by side): at each image size, three configurations of the same
 DCGAN (ganzoo's default networks at `--width`, batch `--batch`, one D and one G
 update per step, a fixed in-memory batch so no input pipeline is timed):
 
-- ganzoo's default path: oneDNN on, XLA off, `gan.fit` as a run uses it
-  (with a batch-end callback, as every `train_lib.run` has its divergence
-  guard: Keras then runs callbacks in the loop rather than on a thread pool);
+- ganzoo's default path, `gan.fit` as a run uses it: oneDNN on, XLA where
+  `train_lib.fast_path` picks it for a dcgan run on this CPU (on CPUs without
+  AVX-512), graph mode elsewhere; with a batch-end callback, as every
+  `train_lib.run` has its divergence guard (Keras then runs callbacks in the
+  loop rather than on a thread pool);
 - PyTorch eager (`tools/reference`, the twin `check_parity.py` verifies);
 - PyTorch with `channels_last` memory order.
 
@@ -17,7 +19,10 @@ table gives the median over `--rounds` rounds, so load from other jobs hits
 all of them alike; each measurement also records the 1-minute load average,
 the CPU time its process used per wall second, and images per CPU-second.
 Both frameworks get `--threads` intra-op and inter-op threads; the default is
-TensorFlow's own (one per logical core) and PyTorch is set to match.
+TensorFlow's own (one per logical core) and PyTorch is set to match. The table
+also converts each rate to GFLOP/s reached (`step_gflop_per_image`), beside
+this CPU's fp32 matmul rate where `tools/machine.py` has measured it: how much
+room is left at all. Each CPU model gets its own section.
 
 On a shared machine wall-clock rates are shares of busy cores, and above one
 thread PyTorch's OpenMP spin-waiting collapses under contention (the table
@@ -48,6 +53,7 @@ Usage:
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -271,12 +277,88 @@ def _child_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def side_by_side(args):
-    """Interleaved rounds of ganzoo / PyTorch eager / PyTorch channels_last."""
-    from ganzoo import train_lib
+def default_path(args):
+    """`(jit_compile, reason)` of a `dcgan` run here: `train_lib.fast_path`'s choice."""
+    import tensorflow as tf
+
+    from ganzoo import tasks, train_lib
 
     config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
+                                                  "train.batch_size": args.batch})
+    return train_lib.fast_path(tf.distribute.get_strategy(), tasks.get_task("dcgan"), config)
+
+
+def ganzoo_label(section):
+    """The ganzoo column's name: the default path the section measured."""
+    mode = section.get("ganzoo_jit_compile")
+    if mode is None:  # sections written before the default depended on the CPU
+        return LABELS["ganzoo"]
+    return "ganzoo default (XLA)" if mode else "ganzoo default (graph, oneDNN)"
+
+
+def step_gflop_per_image(size, args):
+    """Multiply-add work of one DCGAN training step, GFLOP per image of the batch.
+
+    With G_f and D_f the products of one image's forward pass (counted from the
+    traced networks by `graph_multiply_adds`: convolutions, transposed
+    convolutions, matmuls; 2 FLOP per multiply-add): D's step runs G forward, and
+    D forward and backward (input and weight gradients, a forward pass each) on a
+    real and a fake image, G_f + 6 D_f; G's step runs both forward, D's input
+    gradients and G's two backward halves, 3 G_f + 2 D_f. So 4 G_f + 8 D_f per
+    image, the same products in both frameworks; element-wise ops (normalisation,
+    activations, the optimizer) are left out. A rate times this is the GFLOP/s
+    reached, comparable with the CPU's matmul rate.
+    """
+    import tensorflow as tf
+
+    from ganzoo.config import ModelConfig
+    from ganzoo.data import DataSpec
+    from ganzoo.registry import get_model
+
+    spec = DataSpec("bench", (size, size, channels(size, args)), 0)
+    gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
+
+    def forward(model, shape):
+        call = tf.function(tf.autograph.experimental.do_not_convert(
+            lambda x: model(x, training=True)))
+        return graph_multiply_adds(call.get_concrete_function(
+            tf.TensorSpec((1, *shape), tf.float32)).graph)
+
+    g = forward(gan.generator, gan.generator.input_shape[1:])
+    d = forward(gan.discriminator, spec.shape)
+    return 2 * (4 * g + 8 * d) / 1e9
+
+
+def graph_multiply_adds(graph):
+    """Multiply-adds of the convolutions and matmuls in a TensorFlow graph (static shapes)."""
+    total = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":  # [N, Ho, Wo, Cout] outputs, each kh * kw * Cin products
+            kh, kw, cin, _ = op.inputs[1].shape
+            total += math.prod(op.outputs[0].shape) * kh * kw * cin
+        elif op.type == "Conv2DBackpropInput":  # the forward conv's work, from its filter
+            kh, kw, cin, _ = op.inputs[1].shape
+            total += math.prod(op.inputs[2].shape) * kh * kw * cin
+        elif op.type == "Conv2DBackpropFilter":  # output: the filter gradient
+            kh, kw, cin, _ = op.outputs[0].shape
+            total += math.prod(op.inputs[2].shape) * kh * kw * cin
+        elif op.type == "MatMul":
+            (a0, a1), (b0, b1) = op.inputs[0].shape, op.inputs[1].shape
+            m, k = (a1, a0) if op.get_attr("transpose_a") else (a0, a1)
+            n = b0 if op.get_attr("transpose_b") else b1
+            total += m * n * k
+    return total
+
+
+def side_by_side(args):
+    """Interleaved rounds of ganzoo's default path / PyTorch eager / channels_last."""
+    from ganzoo import train_lib
+
+    jit, reason = default_path(args)
+    print(f"ganzoo's default path here: {'XLA' if jit else 'graph mode'} ({reason})", flush=True)
+    config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
                                                   "train.batch_size": args.batch}).to_dict()
+    labels = dict(LABELS, ganzoo=ganzoo_label({"ganzoo_jit_compile": jit}))
     jobs = [(size, impl) for size in args.sizes for impl in IMPLS]
     runs = {job: [] for job in jobs}
     for r in range(args.rounds):
@@ -284,12 +366,12 @@ def side_by_side(args):
         for size in args.sizes:
             for impl in IMPLS[shift:] + IMPLS[:shift]:
                 if impl == "ganzoo":
-                    result = run_worker("ganzoo", size, args)
+                    result = run_worker("ganzoo", size, args, jit=jit)
                 else:
                     result = run_worker("torch", size, args, config=config,
                                         channels_last=impl == "torch_cl")
                 runs[(size, impl)].append(result)
-                print(f"round {r + 1} {size}px {LABELS[impl]}: "
+                print(f"round {r + 1} {size}px {labels[impl]}: "
                       f"{result['images_per_second']:.1f} img/s, "
                       f"{result['images_per_cpu_second']:.1f} img/cpu-s (repeats "
                       f"{', '.join(f'{v:.0f}' for v in result['all'])}; load "
@@ -304,6 +386,7 @@ def side_by_side(args):
             row[impl] = {"median": statistics.median(rates), "min": min(rates),
                          "max": max(rates), "cpu_median": statistics.median(cpu),
                          "rounds": runs[(size, impl)]}
+        row["gflop_per_image"] = step_gflop_per_image(size, args)
         for impl in ("torch", "torch_cl"):
             row[f"ratio_vs_{impl}"] = row["ganzoo"]["median"] / row[impl]["median"]
             row[f"cpu_ratio_vs_{impl}"] = row["ganzoo"]["cpu_median"] / row[impl]["cpu_median"]
@@ -314,16 +397,31 @@ def side_by_side(args):
                 f"in a fresh process; {args.threads} intra-op and {args.threads} inter-op "
                 "threads in both frameworks (TensorFlow's default is one per logical core; "
                 "PyTorch is set to match).")
-    return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows}
+    return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows,
+            "ganzoo_jit_compile": jit, "ganzoo_default_reason": reason}
+
+
+def host_matmul_gflops(cpu):
+    """`tools/machine.py`'s fp32 matmul rate of the CPU named `cpu` (None if unmeasured)."""
+    path = os.path.join(TOOLS, "results", "hosts.json")
+    if not cpu or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        rates = [h["matmul_fp32_gflops"] for h in json.load(f)["hosts"] if h["cpu"] == cpu]
+    return rates[-1] if rates else None
 
 
 def side_by_side_table(section):
     """Markdown lines of a side-by-side section: wall and CPU-time tables, load warning."""
     rows = section["rows"]
-    head = f"| image | {' | '.join(LABELS[i] for i in IMPLS)} | ganzoo / eager | " \
+    labels = dict(LABELS, ganzoo=ganzoo_label(section))
+    head = f"| image | {' | '.join(labels[i] for i in IMPLS)} | ganzoo / eager | " \
            "ganzoo / channels_last |"
     rule = "|---" * (len(IMPLS) + 3) + "|"
     lines = ["Images per second (wall clock):", "", head, rule]
+    if section.get("ganzoo_default_reason"):
+        lines = [f"ganzoo's default path on this CPU (`train_lib.fast_path`): "
+                 f"{section['ganzoo_default_reason']}.", ""] + lines
     for row in rows:
         cells = [f"{row[i]['median']:.0f} ({row[i]['min']:.0f}-{row[i]['max']:.0f})"
                  for i in IMPLS]
@@ -335,6 +433,20 @@ def side_by_side_table(section):
         cells = [f"{row[i]['cpu_median']:.0f}" for i in IMPLS]
         lines.append(f"| {row['image']} | {' | '.join(cells)} | "
                      f"{row['cpu_ratio_vs_torch']:.2f}x | {row['cpu_ratio_vs_torch_cl']:.2f}x |")
+    if all("gflop_per_image" in row for row in rows):
+        peak = host_matmul_gflops((section.get("meta") or {}).get("cpu"))
+        lines += ["", "Achieved GFLOP/s: the step's multiply-add work (`step_gflop_per_image`: "
+                  "4 generator and 8 discriminator forward passes' convolutions and matmuls "
+                  "per image) times the wall-clock rates"
+                  + (f"; in brackets, the share of this CPU's TensorFlow fp32 matmul rate "
+                     f"({peak:.0f} GFLOP/s, tools/results/hosts.md)" if peak else "") + ":", "",
+                  f"| image | GFLOP per image | {' | '.join(labels[i] for i in IMPLS)} |",
+                  "|---" * (len(IMPLS) + 2) + "|"]
+        for row in rows:
+            rates = [row[i]["median"] * row["gflop_per_image"] for i in IMPLS]
+            cells = [f"{r:.0f}" + (f" ({r / peak:.0%})" if peak else "") for r in rates]
+            lines.append(f"| {row['image']} | {row['gflop_per_image']:.3f} | "
+                         f"{' | '.join(cells)} |")
     loads = [m["load_1min"] for row in rows for i in IMPLS for m in row[i]["rounds"]]
     cores = section.get("cores") or os.cpu_count()
     lines += ["", f"1-min load when the measurements started: {min(loads):.1f}-{max(loads):.1f} "
@@ -379,12 +491,13 @@ def grid(args):
 def precision_runs(args):
     """ganzoo's default path in each `train.mixed_precision` mode, interleaved rounds."""
     modes = args.mixed_precision
+    jit, reason = default_path(args)
     runs = {(size, mode): [] for size in args.sizes for mode in modes}
     for r in range(args.rounds):
         order = modes[r % len(modes):] + modes[:r % len(modes)]
         for size in args.sizes:
             for mode in order:
-                result = run_worker("ganzoo", size, args, mixed_precision=mode)
+                result = run_worker("ganzoo", size, args, jit=jit, mixed_precision=mode)
                 runs[(size, mode)].append(result)
                 print(f"round {r + 1} {size}px mixed_precision={mode}: "
                       f"{result['images_per_second']:.1f} img/s, "
@@ -399,11 +512,13 @@ def precision_runs(args):
                      "min": min(rates), "max": max(rates), "cpu_median": statistics.median(cpu),
                      "rounds": results})
     protocol = (f"ganzoo DCGAN width {args.width}, batch {args.batch}, default path (oneDNN "
-                f"on, XLA off), 1 D + 1 G update per step, fixed in-memory batch; images/s, "
+                f"on, {'XLA' if jit else 'graph mode'}), 1 D + 1 G update per step, "
+                "fixed in-memory batch; images/s, "
                 f"median over {args.rounds} interleaved rounds (range in brackets) of the "
                 f"median of {args.repeats} timed repeats in a fresh process; {args.threads} "
                 "intra-op and inter-op threads.")
-    return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows}
+    return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows,
+            "ganzoo_jit_compile": jit, "ganzoo_default_reason": reason}
 
 
 def precision_table(section):
@@ -465,8 +580,9 @@ def write_results(section=None, payload=None, meta=None):
         title = ("ganzoo vs PyTorch (same DCGAN)" if side else "ganzoo: mixed precision"
                  if name.startswith("precision") else "The two speeds: `fit` teardown"
                  if name == "trace" else "ganzoo: oneDNN x XLA")
-        if "_threads" in name:
-            title += f", {name.split('_')[-2]} thread(s)" + (" per framework" if side else "")
+        kind = name.split(" @ ")[0]
+        if "_threads" in kind:
+            title += f", {kind.split('_')[-2]} thread(s)" + (" per framework" if side else "")
         m = s.get("meta") or {}
         md += [f"## {title}", "", s.get("protocol", ""), "",
                f"Machine: {m.get('cpu', '?')}, {m.get('logical_cores', m.get('cpu_count'))} "
@@ -545,6 +661,8 @@ def main():
         payload, section, table = side_by_side(args), "side_by_side", side_by_side_table
     if args.threads != os.cpu_count():
         section += f"_{args.threads}_threads"
+    # One section per kind of CPU: a new host adds its own table.
+    section += f" @ {meta['cpu']}"
     write_results(section, payload, meta)
     print("\n".join(table(payload)))
 

@@ -33,6 +33,7 @@ table can be built in pieces:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -123,7 +124,8 @@ def run_ganzoo(job):
 
         shutil.rmtree(model_dir)
     start = time.perf_counter()
-    result = train_lib.run(config, model_dir, verbose=0, extra_callbacks=[timer])
+    with _float32_network(job.get("float32_network")):
+        result = train_lib.run(config, model_dir, verbose=0, extra_callbacks=[timer])
     total = time.perf_counter() - start
     gan = result["model"]
     out = {"steps": result["steps"], "train_seconds": timer.seconds, "total_seconds": total,
@@ -134,6 +136,45 @@ def run_ganzoo(job):
         if gan.ema_generator is not None:
             out.update(_score_ema_variants(gan))
     return out
+
+
+@contextlib.contextmanager
+def _float32_network(network):
+    """Builds `network` ("generator" or "discriminator") in float32 whatever the policy.
+
+    An experiment of tools/precision_table.py (`--float32_network`): which
+    network's bf16 compute costs FID. None changes nothing.
+    """
+    if not network:
+        yield
+        return
+    import dataclasses
+
+    import keras
+
+    from ganzoo.models import networks
+
+    def in_float32(builder):
+        def build(*args, **kwargs):
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy("float32")
+            try:
+                return builder(*args, **kwargs)
+            finally:
+                keras.config.set_dtype_policy(previous)
+        return build
+
+    original = networks.get_architecture
+
+    def patched(name):
+        arch = original(name)
+        return dataclasses.replace(arch, **{network: in_float32(getattr(arch, network))})
+
+    networks.get_architecture = patched
+    try:
+        yield
+    finally:
+        networks.get_architecture = original
 
 
 def _score_ema_variants(gan):

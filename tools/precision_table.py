@@ -9,6 +9,7 @@ seeds; `tools/results/fashion_mnist.json`), so run that table first on the same
 machine.
 
     python tools/precision_table.py --seeds 0,1,2 --steps 2000
+    python tools/precision_table.py --seeds 0 --float32_network discriminator
 
 Writes `tools/results/precision.{json,md}`; reruns add to the JSON.
 """
@@ -24,9 +25,18 @@ import fashion_mnist_table as table  # noqa: E402
 RESULTS = os.path.join(table.RESULTS, "precision")
 
 
-def jobs_for(family, seeds, steps, mode):
-    return [table.variant_job(family, f"{family}_{mode}", seed, steps,
-                              [f"train.mixed_precision={mode}"]) for seed in seeds]
+def jobs_for(family, seeds, steps, mode, float32_network=None):
+    jobs = []
+    for seed in seeds:
+        if float32_network:  # e.g. dcgan_bf16_discriminator_float32
+            job = table.variant_job(family, f"{family}_{mode}_{float32_network}_float32", seed,
+                                    steps, [f"train.mixed_precision={mode}"])
+            job["float32_network"] = float32_network
+        else:
+            job = table.variant_job(family, f"{family}_{mode}", seed, steps,
+                                    [f"train.mixed_precision={mode}"])
+        jobs.append(job)
+    return jobs
 
 
 def _float32_runs():
@@ -41,13 +51,16 @@ def render(runs):
              "Protocol: configs/<family>_fashion_mnist.yaml with `train.mixed_precision`, scored "
              "as in tools/results/fashion_mnist.md (fmnist-FID: the shipped classifier's "
              "features, **not comparable with Inception-FID**); float32 = that table's run of "
-             "the same config, steps and seed. `train s`: the training loop.", "",
+             "the same config, steps and seed. `train s`: the training loop. `bf16, discriminator "
+             "float32`: bf16 with that network built in float32 (`--float32_network`).", "",
              "| family | mode | steps | seed | fmnist-FID | float32 FID | classes | "
              "train s | float32 train s | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for run in sorted(runs, key=lambda r: (r["job"]["row"], r["steps"], r["job"]["seed"])):
         job = run["job"]
         mode = job["overrides"][0].split("=", 1)[1]
+        if job.get("float32_network"):
+            mode += f", {job['float32_network']} float32"
         ref = base.get((job["family"], run["steps"], job["seed"]))
         ref_fid = ref["fid"] if ref else None
         ref_s = ref["train_seconds"] if ref and ref.get("timed", True) else None
@@ -81,13 +94,15 @@ def main():
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--mode", default="bf16", choices=("bf16", "fp16"))
+    parser.add_argument("--float32_network", choices=("generator", "discriminator"),
+                        help="keep this network in float32 (which one's bf16 costs FID?)")
     parser.add_argument("--note", default="", help="A line about the machine's load.")
     parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
     args = parser.parse_args()
     runs = table.read_results(RESULTS + ".json")
     if not args.render:
         jobs = jobs_for(args.family, [int(s) for s in args.seeds.split(",")], args.steps,
-                        args.mode)
+                        args.mode, args.float32_network)
         runs = table.run_jobs(jobs, runs, RESULTS + ".json", args.note, render)
     table.write_results(RESULTS + ".json", runs, render)
 
