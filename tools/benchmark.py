@@ -316,7 +316,8 @@ def step_gflop_per_image(size, args):
     from ganzoo.registry import get_model
 
     spec = DataSpec("bench", (size, size, channels(size, args)), 0)
-    gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
+    with tf.device("/CPU:0"):  # shapes only: keep a GPU's memory for the workers
+        gan = get_model("dcgan").from_data_spec(spec, ModelConfig(width=args.width), seed=0)
 
     def forward(model, shape):
         call = tf.function(tf.autograph.experimental.do_not_convert(
