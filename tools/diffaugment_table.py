@@ -5,7 +5,7 @@ NeurIPS 2020, https://arxiv.org/abs/2006.10738: augmenting every image D sees
 (real and fake, in both updates) helps most when the training set is small. This
 trains `configs/dcgan_fashion_mnist.yaml` on a fixed random 6,000 of the 60,000
 training images (`data.max_examples=6000`, the same subset for every seed), once
-per variant (`train.diffaugment` off, `translation,cutout`,
+per variant (`train.diffaugment` off, `translation`, `translation,cutout`,
 `color,translation,cutout`) and seed, each run in its own process through
 `ganzoo.train_lib.run` (the `--worker` of `tools/fashion_mnist_table.py`).
 
@@ -19,6 +19,16 @@ reruns add to the JSON (a rerun of a seed replaces it):
     python tools/diffaugment_table.py --variants off,translation_cutout --steps 5000
     python tools/diffaugment_table.py --steps 20 --seeds 0 --out /tmp/da   # smoke run
     python tools/diffaugment_table.py --render              # md from json
+    python tools/diffaugment_table.py --overfit             # D's outputs, recorded runs
+
+`--overfit` asks whether D overfits the subset, the failure DiffAugment is for:
+for every recorded run whose directory still exists, the trained D's mean logit
+on its 6,000 training images, on the 10,000 held-out test images and on 6,000 of
+G's samples (the view of Karras et al. 2020, "Training Generative Adversarial
+Networks with Limited Data", fig. 1), and their overfitting heuristic
+r_t = E[sign D(x_train)]. An overfitted D scores its training images far above
+unseen real ones (r_t near 1); augmented runs are also scored on augmented
+images, as D saw them in training.
 """
 
 import argparse
@@ -33,7 +43,7 @@ import fashion_mnist_table as fmt  # noqa: E402
 RESULTS = os.path.join(TOOLS, "results")
 EXAMPLES = 6_000  # 10% of the Fashion-MNIST training split
 # Variant name -> train.diffaugment ("" is off).
-VARIANTS = {"off": "", "translation_cutout": "translation,cutout",
+VARIANTS = {"off": "", "translation": "translation", "translation_cutout": "translation,cutout",
             "color_translation_cutout": "color,translation,cutout"}
 
 
@@ -48,6 +58,104 @@ def jobs_for(variants, seeds, steps, examples):
                          "row": variant, "seed": seed, "steps": steps, "examples": examples,
                          "overrides": overrides, "name": f"diffaugment_{variant}_s{seed}"})
     return jobs
+
+
+def d_outputs(model_dir, examples, policy, num_fake=6_000):
+    """D's logits on training, held-out and generated images of one run (`--overfit`).
+
+    Args:
+        model_dir: str. A finished run directory of this table.
+        examples: int. Its `data.max_examples`: the training subset it saw.
+        policy: str. Its `train.diffaugment` ("" for none).
+        num_fake: int. Generated images scored. Defaults to 6,000.
+
+    Returns:
+        dict: for each view ("clean", and "augmented" when `policy` is set) the
+        mean logit on "train", "test" and "fake" images, "gap" (train - test),
+        "r_t" (E[sign D(train)]) and "test_judged_real" (share of test images
+        with a positive logit).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    import ganzoo
+    from ganzoo import augment, data
+
+    gan = ganzoo.load_gan(model_dir, compile=False)
+    train, spec = data.load("fashion_mnist", "train")
+    train, _ = data.select_examples(train, spec, examples)
+    test, _ = data.load("fashion_mnist", "test")
+    images = {
+        "train": train.batch(examples).get_single_element()[0],
+        "test": test.batch(10_000).get_single_element()[0],
+        "fake": tf.constant(gan.generate(num_fake, seed=1), tf.float32),
+    }
+
+    def logits(x, draw):
+        out = []
+        for i in range(0, int(x.shape[0]), 500):
+            chunk = x[i:i + 500]
+            if draw is not None:
+                chunk = augment.diff_augment(chunk, policy, tf.constant([draw, i], tf.int32))
+            d = gan.discriminator(chunk, training=False)
+            out.append(np.reshape(np.asarray(d["logits"] if isinstance(d, dict) else d), [-1]))
+        return np.concatenate(out)
+
+    views = {"clean": None}
+    if policy:
+        views["augmented"] = 7
+    result = {}
+    for view, draw in views.items():
+        lg = {k: logits(x, None if draw is None else draw + j)
+              for j, (k, x) in enumerate(images.items())}
+        result[view] = {k: float(np.mean(v)) for k, v in lg.items()}
+        result[view].update(gap=result[view]["train"] - result[view]["test"],
+                            r_t=float(np.mean(np.sign(lg["train"]))),
+                            test_judged_real=float(np.mean(lg["test"] > 0)))
+    return result
+
+
+def add_d_outputs(results):
+    """`--overfit`: records `d_outputs` for each run whose directory still holds it."""
+    from ganzoo import loading
+
+    for r in results:
+        if r.get("d_outputs") or not os.path.isdir(r.get("model_dir", "")):
+            continue
+        # A later run of the same name may have replaced the directory.
+        if loading.run_config_values(r["model_dir"])["train"]["steps"] != r["steps"]:
+            continue
+        job = r["job"]
+        print(f"D outputs of {job['name']} ({r['steps']} steps) ...", flush=True)
+        r["d_outputs"] = d_outputs(r["model_dir"], job["examples"], VARIANTS[job["row"]])
+    return results
+
+
+def render_d_outputs(results):
+    """Markdown lines: the `--overfit` table (empty when no run has it)."""
+    scored = [r for r in results if r.get("d_outputs")]
+    if not scored:
+        return []
+    lines = [
+        "", "Does D overfit the 6,000 images? (`--overfit`: the trained D's mean logit on its "
+        "training images, on the 10,000 held-out test images and on 6,000 samples of G; "
+        "r_t = E[sign D(train)], Karras et al. 2020's overfitting heuristic, near 1 when D "
+        "has memorised its training set; `test real`: share of test images D calls real.)",
+        "",
+        "| diffaugment | steps | seed | images | D(train) | D(test) | D(fake) | train - test | "
+        "r_t | test real |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(scored, key=lambda r: (r["steps"], list(VARIANTS).index(r["job"]["row"]),
+                                           r["job"]["seed"])):
+        for view in ("clean", "augmented"):
+            d = r["d_outputs"].get(view)
+            if d:
+                lines.append(
+                    f"| {VARIANTS[r['job']['row']] or 'off'} | {r['steps']} | {r['job']['seed']} "
+                    f"| {view} | {d['train']:+.2f} | {d['test']:+.2f} | {d['fake']:+.2f} | "
+                    f"{d['gap']:+.2f} | {d['r_t']:+.2f} | {d['test_judged_real']:.0%} |")
+    return lines
 
 
 def render(results):
@@ -98,6 +206,7 @@ def render(results):
         m = r.get("machine", {})
         machines.setdefault((m.get("cpu", "?"), m.get("cores", "?"), m.get("note", "")), 0)
         machines[(m.get("cpu", "?"), m.get("cores", "?"), m.get("note", ""))] += 1
+    lines += render_d_outputs(results)
     lines.append("")
     for (cpu, cores, note), count in machines.items():
         lines.append(f"Machine: {cpu}, {cores} cores ({count} runs, one at a time)"
@@ -119,11 +228,15 @@ def main():
     parser.add_argument("--runs_dir", default=os.environ.get(
         "GANZOO_TABLE_RUNS", "/tmp/ganzoo_diffaugment_table"), help="Run directories.")
     parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
+    parser.add_argument("--overfit", action="store_true",
+                        help="Only add D's outputs on train/test/fake images to recorded runs.")
     parser.add_argument("--note", default="", help="A line about the machine's load.")
     args = parser.parse_args()
     json_path = os.path.join(args.out, "diffaugment.json")
     results = fmt.read_results(json_path)
-    if not args.render:
+    if args.overfit:
+        results = add_d_outputs(results)
+    elif not args.render:
         variants = [v for v in args.variants.split(",") if v]
         if not variants or set(variants) - set(VARIANTS):
             parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
