@@ -97,8 +97,8 @@ def d_outputs(model_dir, examples, policy, num_fake=6_000):
             chunk = x[i:i + 500]
             if draw is not None:
                 chunk = augment.diff_augment(chunk, policy, tf.constant([draw, i], tf.int32))
-            d = gan.discriminator(chunk, training=False)
-            out.append(np.reshape(np.asarray(d["logits"] if isinstance(d, dict) else d), [-1]))
+            # The model's own D call: its output dict, packing and conditions.
+            out.append(np.asarray(gan._discriminate(chunk, {}, training=False)["logits"]))
         return np.concatenate(out)
 
     views = {"clean": None}
@@ -137,8 +137,8 @@ def render_d_outputs(results):
     if not scored:
         return []
     lines = [
-        "", "Does D overfit the 6,000 images? (`--overfit`: the trained D's mean logit on its "
-        "training images, on the 10,000 held-out test images and on 6,000 samples of G; "
+        "", f"Does D overfit the {EXAMPLES:,} images? (`--overfit`: the trained D's mean "
+        "logit on its training images, on the 10,000 held-out test images and on 6,000 samples of G; "
         "r_t = E[sign D(train)], Karras et al. 2020's overfitting heuristic, near 1 when D "
         "has memorised its training set; `test real`: share of test images D calls real.)",
         "",
