@@ -138,9 +138,10 @@ def render_d_outputs(results):
         return []
     lines = [
         "", f"Does D overfit the {EXAMPLES:,} images? (`--overfit`: the trained D's mean "
-        "logit on its training images, on the 10,000 held-out test images and on 6,000 samples of G; "
-        "r_t = E[sign D(train)], Karras et al. 2020's overfitting heuristic, near 1 when D "
-        "has memorised its training set; `test real`: share of test images D calls real.)",
+        "logit on its training images, on the 10,000 held-out test images and on 6,000 "
+        "samples of G; r_t = E[sign D(train)], Karras et al. 2020's overfitting heuristic, "
+        "near 1 when D has memorised its training set; `test real`: share of test images D "
+        "calls real.)",
         "",
         "| diffaugment | steps | seed | images | D(train) | D(test) | D(fake) | train - test | "
         "r_t | test real |",
