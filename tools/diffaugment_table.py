@@ -137,23 +137,25 @@ def render_d_outputs(results):
     if not scored:
         return []
     lines = [
-        "", f"Does D overfit the {EXAMPLES:,} images? (`--overfit`: the trained D's mean "
-        "logit on its training images, on the 10,000 held-out test images and on 6,000 "
-        "samples of G; r_t = E[sign D(train)], Karras et al. 2020's overfitting heuristic, "
-        "near 1 when D has memorised its training set; `test real`: share of test images D "
-        "calls real.)",
+        "", "Does D overfit its training images? (`--overfit`: the trained D's mean "
+        "logit on its training images (`examples` of them), on the 10,000 held-out test "
+        "images and on 6,000 samples of G; r_t = E[sign D(train)], Karras et al. 2020's "
+        "overfitting heuristic, near 1 when D has memorised its training set; "
+        "`test real`: share of test images D calls real.)",
         "",
-        "| diffaugment | steps | seed | images | D(train) | D(test) | D(fake) | train - test | "
-        "r_t | test real |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| diffaugment | examples | steps | seed | images | D(train) | D(test) | D(fake) | "
+        "train - test | r_t | test real |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(scored, key=lambda r: (r["steps"], list(VARIANTS).index(r["job"]["row"]),
+    for r in sorted(scored, key=lambda r: (-r["job"]["examples"], r["steps"],
+                                           list(VARIANTS).index(r["job"]["row"]),
                                            r["job"]["seed"])):
         for view in ("clean", "augmented"):
             d = r["d_outputs"].get(view)
             if d:
                 lines.append(
-                    f"| {VARIANTS[r['job']['row']] or 'off'} | {r['steps']} | {r['job']['seed']} "
+                    f"| {VARIANTS[r['job']['row']] or 'off'} | {r['job']['examples']:,} "
+                    f"| {r['steps']} | {r['job']['seed']} "
                     f"| {view} | {d['train']:+.2f} | {d['test']:+.2f} | {d['fake']:+.2f} | "
                     f"{d['gap']:+.2f} | {d['r_t']:+.2f} | {d['test_judged_real']:.0%} |")
     return lines
