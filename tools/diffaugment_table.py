@@ -122,8 +122,11 @@ def add_d_outputs(results):
     for r in results:
         if r.get("d_outputs") or not os.path.isdir(r.get("model_dir", "")):
             continue
-        # A later run of the same name may have replaced the directory.
-        if loading.run_config_values(r["model_dir"])["train"]["steps"] != r["steps"]:
+        # A later run of the same name (other steps or examples: the name holds
+        # neither) may have replaced the directory.
+        values = loading.run_config_values(r["model_dir"])
+        if (values["train"]["steps"], values["data"].get("max_examples")) != (
+                r["steps"], r["job"]["examples"]):
             continue
         job = r["job"]
         print(f"D outputs of {job['name']} ({r['steps']} steps) ...", flush=True)
