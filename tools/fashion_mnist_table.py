@@ -316,7 +316,8 @@ def render(results):
     rows = {}
     for r in results:
         job = r["job"]
-        key = (job["row"], job["framework"], job.get("steps"))
+        # By the steps the run took: a job without --steps (None) ran its config's.
+        key = (job["row"], job["framework"], r["steps"])
         rows.setdefault(key, {})[job["seed"]] = r  # a rerun of a seed replaces it
     order = {f: i for i, f in enumerate(FAMILIES)}
     lines = [
@@ -337,7 +338,7 @@ def render(results):
     for (row, framework, _), by_seed in sorted(
             rows.items(), key=lambda kv: (order.get(kv[0][0].split("_1")[0], 99),
                                           _variant_key(kv[0][0]), kv[0][1] != "ganzoo",
-                                          kv[0][2] or 0)):
+                                          kv[0][2])):
         runs = [by_seed[s] for s in sorted(by_seed)]
         steps = runs[0]["steps"]
         lines.append(
@@ -353,7 +354,7 @@ def render(results):
         for r in by_seed.values():
             m = r.get("machine", {})
             key = (m.get("cpu", "?"), m.get("cores", "?"), m.get("note", ""))
-            label = f"{row} {framework} {steps or r['steps']}"
+            label = f"{row} {framework} {steps}"
             machines.setdefault(key, [])
             if label not in machines[key]:
                 machines[key].append(label)
