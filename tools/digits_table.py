@@ -19,6 +19,7 @@ import shutil
 import statistics
 import time
 
+import machine  # tools/machine.py (this script's folder is on sys.path)
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -63,7 +64,8 @@ def main():
             confident, counts = judge(result["model"].generate(1000, seed=123))
             run = {"config": name, "seed": seed, "steps": result["steps"],
                    "width": config.model.width, "seconds": seconds,
-                   "confident": confident, "class_counts": counts.tolist()}
+                   "confident": confident, "class_counts": counts.tolist(),
+                   "cpu": machine.describe(), "cores": os.cpu_count()}
             runs = [r for r in runs if (r["config"], r["seed"]) != (name, seed)] + [run]
             print(json.dumps(run), flush=True)
             write(json_path, runs)
@@ -88,6 +90,15 @@ def write(json_path, runs):
             f"{100 * statistics.mean(shares):.1f}% ({per_seed}) | "
             f"{min(min(r['class_counts']) for r in group) / 10:.1f}% | "
             f"{statistics.mean(r['seconds'] for r in group):.0f} |")
+    # Seconds depend on the host: name each one (runs before the field: not recorded).
+    hosts = {}
+    for r in runs:
+        host = f"{r['cpu']}, {r['cores']} cores" if "cpu" in r else "not recorded"
+        hosts.setdefault(host, [])
+        if r["config"] not in hosts[host]:
+            hosts[host].append(r["config"])
+    lines.append("")
+    lines += [f"Machine: {host} ({', '.join(names)})" for host, names in hosts.items()]
     with open(os.path.join(RESULTS, "digits.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
