@@ -209,8 +209,11 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             if t.steps - step < spe or step % spe:
                 epochs, steps_per_epoch = 1, min(t.steps - step, spe - step % spe)
             pipeline = fit_pipeline(task, dataset, spec, config, strategy, skip_batches=step)
+            # shuffle=False: the pipeline shuffles (per-epoch permutations); Keras would only
+            # warn on every run that it ignores shuffle=True for a tf.data.Dataset.
             history = gan.fit(pipeline, epochs=epochs, initial_epoch=min(step // spe, epochs - 1),
-                              steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose)
+                              steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=verbose,
+                              shuffle=False)
             if guard.tripped:  # stop: raises; rollback: continues from the last good checkpoint
                 gan = guard.recover(gan, ckpt_dir, strategy, jit)
             else:

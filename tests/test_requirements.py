@@ -10,6 +10,7 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -122,3 +123,12 @@ def test_a_failing_report_only_warns(tmp_path, monkeypatch, capsys):
     assert result["report"] == expected
     assert json.load(open(os.path.join(run, "report.json"))) == expected
     assert "run_report skipped" in capsys.readouterr().out
+
+
+def test_a_run_does_not_warn_that_keras_ignores_shuffle(tmp_path):
+    # The pipeline shuffles; fit(shuffle=True) on a Dataset only made Keras warn on every run.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY + ["train.steps=2"]),
+                      str(tmp_path / "run"), verbose=0)
+    assert not [w for w in caught if "shuffle=True" in str(w.message)]
