@@ -44,7 +44,16 @@ RESULTS = os.path.join(TOOLS, "results")
 EXAMPLES = 6_000  # 10% of the Fashion-MNIST training split
 # Variant name -> train.diffaugment ("" is off).
 VARIANTS = {"off": "", "translation": "translation", "translation_cutout": "translation,cutout",
-            "color_translation_cutout": "color,translation,cutout"}
+            "color_translation_cutout": "color,translation,cutout",
+            "translation_p50": "translation", "translation_cutout_p50": "translation,cutout"}
+# Variants with train.diffaugment_probability below 1 (ADA's p, Karras et al. 2020).
+PROBABILITY = {"translation_p50": 0.5, "translation_cutout_p50": 0.5}
+
+
+def label(row):
+    """A variant as the tables name it: its policy (or off) and its probability below 1."""
+    p = PROBABILITY.get(row)
+    return (VARIANTS[row] or "off") + (f" (p {p:g})" if p else "")
 
 
 def jobs_for(variants, seeds, steps, examples):
@@ -54,6 +63,8 @@ def jobs_for(variants, seeds, steps, examples):
             overrides = [f"data.max_examples={examples}"]
             if VARIANTS[variant]:
                 overrides.append(f"train.diffaugment={VARIANTS[variant]}")
+            if variant in PROBABILITY:
+                overrides.append(f"train.diffaugment_probability={PROBABILITY[variant]}")
             jobs.append({"framework": "ganzoo", "family": "dcgan", "config": "dcgan",
                          "row": variant, "seed": seed, "steps": steps, "examples": examples,
                          "overrides": overrides, "name": f"diffaugment_{variant}_s{seed}"})
@@ -115,18 +126,25 @@ def d_outputs(model_dir, examples, policy, num_fake=6_000):
     return result
 
 
-def add_d_outputs(results):
-    """`--overfit`: records `d_outputs` for each run whose directory still holds it."""
+def run_matches(r):
+    """Whether recorded run `r`'s directory still holds that run.
+
+    A later run of the same name (other steps or examples: the name holds
+    neither) may have replaced it.
+    """
     from ganzoo import loading
 
+    if not os.path.isdir(r.get("model_dir", "")):
+        return False
+    values = loading.run_config_values(r["model_dir"])
+    return (values["train"]["steps"], values["data"].get("max_examples")) == (
+        r["steps"], r["job"]["examples"])
+
+
+def add_d_outputs(results):
+    """`--overfit`: records `d_outputs` for each run whose directory still holds it."""
     for r in results:
-        if r.get("d_outputs") or not os.path.isdir(r.get("model_dir", "")):
-            continue
-        # A later run of the same name (other steps or examples: the name holds
-        # neither) may have replaced the directory.
-        values = loading.run_config_values(r["model_dir"])
-        if (values["train"]["steps"], values["data"].get("max_examples")) != (
-                r["steps"], r["job"]["examples"]):
+        if r.get("d_outputs") or not run_matches(r):
             continue
         job = r["job"]
         print(f"D outputs of {job['name']} ({r['steps']} steps) ...", flush=True)
@@ -157,7 +175,7 @@ def render_d_outputs(results):
             d = r["d_outputs"].get(view)
             if d:
                 lines.append(
-                    f"| {VARIANTS[r['job']['row']] or 'off'} | {r['job']['examples']:,} "
+                    f"| {label(r['job']['row'])} | {r['job']['examples']:,} "
                     f"| {r['steps']} | {r['job']['seed']} "
                     f"| {view} | {d['train']:+.2f} | {d['test']:+.2f} | {d['fake']:+.2f} | "
                     f"{d['gap']:+.2f} | {d['r_t']:+.2f} | {d['test_judged_real']:.0%} |")
@@ -191,7 +209,7 @@ def render(results):
             rows.items(), key=lambda kv: (kv[0][1], kv[0][2], order.index(kv[0][0]))):
         runs = [by_seed[s] for s in sorted(by_seed)]
         lines.append(
-            f"| {VARIANTS[row] or 'off'} | {examples:,} | {steps} | "
+            f"| {label(row)} | {examples:,} | {steps} | "
             f"{','.join(str(s) for s in sorted(by_seed))} | {fmt.score_cells(runs)} | "
             f"{fmt._fmt(fmt.timings(runs, 'train_seconds'), 0)} | "
             f"{fmt._fmt(fmt.timings(runs, 'images_per_second'), 0)} |")
@@ -204,7 +222,7 @@ def render(results):
         if not seeds:
             continue
         deltas = [by_seed[s]["fid"] - off[s]["fid"] for s in seeds]
-        lines.append(f"- {VARIANTS[row]}, {examples:,} examples, {steps} steps: fmnist-FID "
+        lines.append(f"- {label(row)}, {examples:,} examples, {steps} steps: fmnist-FID "
                      f"{fmt._fmt(deltas)} (per seed, seeds {','.join(map(str, seeds))}; "
                      f"negative is better).")
     machines = {}

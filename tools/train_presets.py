@@ -44,22 +44,24 @@ PRESETS = {
                        "the paper's networks at a quarter width."),
     # Real Fashion-MNIST, 28x28 (apt-get install dataset-fashion-mnist). Width 32
     # (16 for the two large families) keeps each file a few megabytes.
-    "dcgan_fashion_mnist": ("dcgan_fashion_mnist.yaml", ["model.width=32", "train.steps=5000"],
+    "dcgan_fashion_mnist": ("dcgan_fashion_mnist.yaml", ["model.width=32"],  # its 10,000 steps
                             "DCGAN (Radford et al. 2015), Fashion-MNIST 28x28, width 32."),
     "wgan_gp_fashion_mnist": ("wgan_gp_fashion_mnist.yaml",
-                              ["model.width=32", "train.steps=1500"],
+                              ["model.width=32"],  # its 2,500 steps
                               "WGAN-GP (Gulrajani et al. 2017), layer-norm critic, "
                               "Fashion-MNIST 28x28, width 32."),
-    "cgan_fashion_mnist": ("cgan_fashion_mnist.yaml", ["model.width=32", "train.steps=3000"],
+    "cgan_fashion_mnist": ("cgan_fashion_mnist.yaml", ["model.width=32"],  # its 8,000 steps
                            "Conditional GAN, projection D, Fashion-MNIST 28x28, width 32."),
     "acgan_fashion_mnist": ("acgan_fashion_mnist.yaml", ["model.width=32"],  # its 8,000 steps
                             "AC-GAN (Odena et al. 2017), Fashion-MNIST 28x28, width 32."),
     # Width 12: at 16 the 28x28 networks' fully-connected layers make a 10.6 MB file.
     "infogan_fashion_mnist": ("infogan_fashion_mnist.yaml",
-                              ["model.width=12", "train.steps=3000"],
+                              ["model.width=12"],  # its 5,000 steps
                               "InfoGAN (Chen et al. 2016), Cat(10) + 2 continuous codes, no "
                               "labels, Fashion-MNIST 28x28, 3/16 of the paper's width."),
     "ssgan_fashion_mnist": ("ssgan_fashion_mnist.yaml", ["model.width=16", "train.steps=3000"],
+                            # At its config's 6,000 steps this quarter-width preset
+                            # classified worse (35.2% test error vs 33.1%).
                             "Semi-supervised GAN (Salimans et al. 2016), 100 labels, "
                             "Fashion-MNIST, MLP networks at a quarter of the paper's width."),
 }
