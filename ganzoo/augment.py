@@ -61,7 +61,7 @@ def parse_policy(policy) -> tuple:
     return tuple(names)
 
 
-def diff_augment(images, policy, seed, num_replicas=1, replica_id=0):
+def diff_augment(images, policy, seed, num_replicas=1, replica_id=0, probability=1.0):
     """Applies the DiffAugment `policy` to a batch (Zhao et al. 2020).
 
     Args:
@@ -72,6 +72,10 @@ def diff_augment(images, policy, seed, num_replicas=1, replica_id=0):
         num_replicas: int. Replicas in sync; parameters are drawn for the global
             batch of `num_replicas * B` images. Defaults to 1.
         replica_id: int or int tensor. This replica's slice. Defaults to 0.
+        probability: float in (0, 1]. Each policy is applied to each image with
+            this probability, independently (as ADA, Karras et al. 2020,
+            applies its transforms), from a second draw keyed on `seed`, so the
+            parameters do not change with it. Defaults to 1 (always: the paper).
 
     Returns:
         The augmented images: same shape and dtype, differentiable w.r.t. `images`.
@@ -87,11 +91,29 @@ def diff_augment(images, policy, seed, num_replicas=1, replica_id=0):
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
         raise ValueError(f"DiffAugment needs NHWC images, got shape {images.shape}.")
+    probability = check_probability(probability)
     params = random_parameters(tf.shape(images)[0], seed, num_replicas, replica_id)
+    if probability < 1.0:
+        keep = tf.random.stateless_uniform(
+            [num_replicas, tf.shape(images)[0], len(POLICIES)],
+            seed=tf.random.experimental.stateless_fold_in(seed, 1),
+            alg="philox")[replica_id] >= probability  # [B, policies]: True = not applied
     for name in policy:
         start, stop = _COLUMNS[name]
-        images = _RANDOM[name](images, params[:, start:stop])
+        augmented = _RANDOM[name](images, params[:, start:stop])
+        if probability < 1.0:
+            skip = tf.reshape(keep[:, POLICIES.index(name)], [-1, 1, 1, 1])
+            augmented = tf.where(skip, images, augmented)
+        images = augmented
     return images
+
+
+def check_probability(probability):
+    """`probability` as a float in (0, 1]; a ValueError naming the range otherwise."""
+    value = float(probability)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"DiffAugment probability must be in (0, 1], got {probability!r}.")
+    return value
 
 
 def random_parameters(batch_size, seed, num_replicas=1, replica_id=0):

@@ -135,6 +135,10 @@ class TrainConfig:
             `translation,cutout`), applied to every real and generated image the
             discriminator sees in training, never at inference. For small data
             sets. None or "" (the default) is off.
+        diffaugment_probability: float in (0, 1]. Each DiffAugment policy is
+            applied to each image with this probability (ADA's p, Karras et al.
+            2020, https://arxiv.org/abs/2006.06676), so D still sees some clean
+            images; 1 (the default) always applies it, as Zhao et al. do.
         g_optimizer: OptimizerConfig. The generator's optimizer.
         d_optimizer: OptimizerConfig. The discriminator's optimizer.
         seed: int. Seed for weights, noise and data order.
@@ -179,6 +183,7 @@ class TrainConfig:
     loss: str = "non_saturating"
     label_smoothing: float = 0.0
     diffaugment: str | None = None
+    diffaugment_probability: float = 1.0
     g_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     d_optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     seed: int = 0
@@ -374,6 +379,11 @@ def validate(config: ExperimentConfig):
         augment.parse_policy(t.diffaugment)
     except ValueError as e:
         raise ConfigError(f"Config key 'train.diffaugment' is {t.diffaugment!r}: {e}") from e
+    try:
+        augment.check_probability(t.diffaugment_probability)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Config key 'train.diffaugment_probability': {e} "
+                          "(1 applies every policy to every image).") from e
     if t.mixed_precision is False:
         t.mixed_precision = "off"
     precision.check_mode(t.mixed_precision)

@@ -365,7 +365,8 @@ def build_model(config, spec):
     return cls.from_data_spec(spec, config.model, seed=config.train.seed,
                               d_steps=config.train.d_steps, ema_decay=config.train.ema_decay,
                               ema_start=config.train.ema_start,
-                              diffaugment=config.train.diffaugment)
+                              diffaugment=config.train.diffaugment,
+                              diffaugment_probability=config.train.diffaugment_probability)
 
 
 def make_optimizer(opt):

@@ -123,6 +123,47 @@ def test_color_matches_the_reference_formulas():
     np.testing.assert_allclose(out, ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("policy", ["translation", "color,translation,cutout"])
+def test_probability_applies_each_policy_to_about_that_share_of_images(policy):
+    x = _images(batch=400, channels=1)
+    always = augment.diff_augment(x, policy, SEED)
+    half = augment.diff_augment(x, policy, SEED, probability=0.5)
+    clean = np.all(half.numpy() == x.numpy(), axis=(1, 2, 3))
+    same_as_always = np.all(half.numpy() == always.numpy(), axis=(1, 2, 3))
+    # An image stays clean when no policy was applied, 0.5 ** n of them (a
+    # translation by (0, 0), 1 in 25 at 16x16, also leaves one clean). The
+    # parameters do not change with the probability: an image that drew every
+    # policy equals the one augmented with probability 1.
+    share = 0.5 ** len(augment.parse_policy(policy))
+    assert abs(clean.mean() - share) < 0.08, clean.mean()
+    assert abs(same_as_always.mean() - share) < 0.08, same_as_always.mean()
+    np.testing.assert_array_equal(
+        augment.diff_augment(x, policy, SEED, probability=1.0), always)
+
+
+def test_probability_keeps_gradients_and_replica_slices():
+    x = _images()
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(augment.diff_augment(x, "translation,cutout", SEED, probability=0.5))
+    grad = tape.gradient(y, x)
+    assert np.all(np.isfinite(grad)) and float(tf.reduce_sum(tf.abs(grad))) > 0
+    whole = augment.diff_augment(x, "translation,cutout", SEED, probability=0.5)
+    parts = [augment.diff_augment(x[i * 4:(i + 1) * 4], "translation,cutout", SEED,
+                                  num_replicas=2, replica_id=i, probability=0.5)
+             for i in range(2)]
+    np.testing.assert_array_equal(whole, np.concatenate(parts))
+
+
+@pytest.mark.parametrize("value", [0, -0.1, 1.5, "nan"])
+def test_a_probability_outside_0_1_is_refused(value):
+    with pytest.raises(ConfigError, match=r"train\.diffaugment_probability.*\(0, 1\]"):
+        train_lib.resolve_config("dcgan", overrides=["train.diffaugment=translation",
+                                                      f"train.diffaugment_probability={value}"])
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        build_tiny("dcgan", diffaugment="translation", diffaugment_probability=value)
+
+
 # --------------------------------------------------------- config and model
 def test_unknown_policy_is_refused_naming_the_key_and_allowed_values():
     with pytest.raises(ConfigError, match=r"train\.diffaugment.*color, translation, cutout"):
@@ -203,13 +244,14 @@ def test_gradient_penalty_interpolates_augmented_images(monkeypatch):
 
 
 def test_diffaugment_survives_a_keras_round_trip(tmp_path):
-    gan, spec = build_tiny("dcgan", diffaugment="translation,cutout")
+    gan, spec = build_tiny("dcgan", diffaugment="translation,cutout", diffaugment_probability=0.5)
     compile_tiny(gan)
     fit_steps(gan, spec, steps=1)
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     reloaded = keras.models.load_model(path)
     assert reloaded.get_config()["diffaugment"] == "translation,cutout"
+    assert reloaded.diffaugment_probability == 0.5
     assert reloaded._augment_policy == ("translation", "cutout")
     fit_steps(gan, spec, steps=1, seed=1)
     fit_steps(reloaded, spec, steps=1, seed=1)

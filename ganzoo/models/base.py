@@ -70,6 +70,9 @@ class GAN(compat.PrebuiltModel):
             `ganzoo.augment.POLICIES` (e.g. "translation,cutout") applied to every
             real and generated image D sees in training (`_augment_batch`), never
             at inference. None or "" (the default) is off.
+        diffaugment_probability: float in (0, 1]. Each policy is applied to
+            each image with this probability (ADA's p, Karras et al. 2020); 1
+            (the default) always applies it, as Zhao et al. do.
         **kwargs: forwarded to `keras.Model`.
 
     Example:
@@ -96,7 +99,7 @@ class GAN(compat.PrebuiltModel):
     def __init__(self, generator, discriminator, latent_dim, d_steps=1, seed=0,
                  feature_matching=False, feature_matching_layer="features",
                  unrolled_steps=0, packing=1, ema_decay=0.0, ema_start=0, diffaugment=None,
-                 **kwargs):
+                 diffaugment_probability=1.0, **kwargs):
         super().__init__(**kwargs)
         self.packing = int(packing)
         if self.packing < 1:
@@ -113,6 +116,7 @@ class GAN(compat.PrebuiltModel):
         self.seed = int(seed)
         self._augment_policy = augment.parse_policy(diffaugment)
         self.diffaugment = ",".join(self._augment_policy) or None
+        self.diffaugment_probability = augment.check_probability(diffaugment_probability)
         if self.d_steps < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names()]
@@ -357,7 +361,8 @@ class GAN(compat.PrebuiltModel):
             if key in batch:
                 batch[key] = augment.diff_augment(
                     batch[key], self._augment_policy, replicas.draw_key(self, draw + offset),
-                    replicas.num_replicas(), replicas.replica_id())
+                    replicas.num_replicas(), replicas.replica_id(),
+                    self.diffaugment_probability)
         return batch
 
     def _discriminate(self, images, batch, training):
