@@ -23,7 +23,14 @@ workaround) or changes the private API (time to adapt it).
   (TF 2.21: deleting a tf.data iterator waits out its autotuning thread's sleep,
   so `fit` returned up to 60 s after its last step). The wait is timing-dependent,
   so its upstream check is `tools/benchmark.py --trace`, not a test.
+- `tfds_temp_dirs_removed`: TFDS 4.9 leaves an empty `/tmp/tmp*tfds` directory
+  each time a builder of an unprepared data set is constructed.
 """
+
+import contextlib
+import shutil
+import tempfile
+import threading
 
 import keras
 import tensorflow as tf
@@ -124,6 +131,44 @@ def without_autotune(dataset):
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+_TFDS_TEMP_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def tfds_temp_dirs_removed():
+    """Within this context, temp directories made by TFDS's `dataset_info` are removed after.
+
+    TFDS 4.9.10 bug: `DatasetBuilder.__init__` calls `DatasetInfo.initialize_from_bucket`
+    when the data set is not prepared, which makes `tempfile.mkdtemp("tfds")`
+    before it looks for metadata on GCS and never removes it (empty offline), so
+    every attempt to open a missing TFDS data set, and a test suite's dozens of
+    them, left a directory in the temp folder. Here that module's `mkdtemp` makes
+    them inside one scratch directory, deleted on exit (the builder has read
+    anything copied there by then). Only TFDS's module is redirected, not the
+    process's temp folder.
+    """
+    from tensorflow_datasets.core import dataset_info
+
+    with _TFDS_TEMP_LOCK:
+        scratch = tempfile.mkdtemp(prefix="ganzoo_tfds_")
+        real = dataset_info.tempfile
+
+        class _InScratch:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            @staticmethod
+            def mkdtemp(suffix=None, prefix=None, dir=None):
+                return real.mkdtemp(suffix, prefix, dir or scratch)
+
+        dataset_info.tempfile = _InScratch()
+        try:
+            yield
+        finally:
+            dataset_info.tempfile = real
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def exact_moments(x, axes):

@@ -137,3 +137,25 @@ def test_exact_norms_reload_from_keras_files(tmp_path):
         "ExactLayerNormalization", "ExactGroupNormalization"]
     x = np.random.default_rng(0).normal(size=(2, 4, 4, 8)).astype(np.float32)
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+
+
+def _tfds_temp_dirs(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith("tfds"))
+
+
+def test_tfds_still_leaves_a_temp_dir_per_unprepared_builder(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    tfds.builder("mnist", data_dir=str(tmp_path / "data"))
+    assert len(_tfds_temp_dirs(tmp_path)) == 1  # upstream fixed: delete the workaround
+
+
+def test_opening_a_missing_tfds_data_set_leaves_no_temp_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    from ganzoo.data.tfds import DataNotAvailableError
+
+    with pytest.raises(DataNotAvailableError):
+        data.load("cifar10", "train", data_dir=str(tmp_path / "data"))
+    assert _tfds_temp_dirs(tmp_path) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ganzoo_tfds_")] == []

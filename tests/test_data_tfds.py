@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from ganzoo import data
+from ganzoo import compat, data
 from ganzoo.data import tfds as gtfds
 
 
@@ -71,7 +71,9 @@ class TinyColour(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 def tiny_dir(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("tfds"))
     config = tfds.download.DownloadConfig(try_download_gcs=False)
-    TinyColour(data_dir=data_dir).download_and_prepare(download_config=config)
+    with compat.tfds_temp_dirs_removed():  # an unprepared builder: TFDS's temp dir leak
+        builder = TinyColour(data_dir=data_dir)
+    builder.download_and_prepare(download_config=config)
     return data_dir
 
 

@@ -15,6 +15,7 @@ import re
 
 import tensorflow as tf
 
+from ganzoo import compat
 from ganzoo.data.base import DataSpec, registered_names
 
 _DEFAULT_DATA_DIR = "~/tensorflow_datasets"
@@ -140,7 +141,8 @@ def _builder(name, data_dir):
     import tensorflow_datasets as tfds
 
     try:
-        return tfds.builder(name, data_dir=data_dir)
+        with compat.tfds_temp_dirs_removed():
+            return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as e:
         # `ganzoo.data.load`, the way here for any name, has imported the built-in loaders.
         raise UnknownDatasetError(
