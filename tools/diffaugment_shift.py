@@ -111,7 +111,7 @@ def measure(results):
     real_recentred_feats = feats(recentre(real, target))
     runs = []
     for r in results:
-        if not os.path.isdir(r.get("model_dir", "")) or not dat.run_matches(r):
+        if not dat.run_matches(r):
             continue
         job = r["job"]
         gan = ganzoo.load_gan(r["model_dir"], compile=False)
