@@ -32,6 +32,7 @@ images, as D saw them in training.
 """
 
 import argparse
+import collections
 import os
 import sys
 
@@ -43,7 +44,8 @@ import fashion_mnist_table as fmt  # noqa: E402
 RESULTS = os.path.join(TOOLS, "results")
 EXAMPLES = 6_000  # 10% of the Fashion-MNIST training split
 # Variant name -> train.diffaugment ("" is off).
-VARIANTS = {"off": "", "translation": "translation", "translation_cutout": "translation,cutout",
+VARIANTS = {"off": "", "color": "color", "cutout": "cutout", "translation": "translation",
+            "translation_cutout": "translation,cutout",
             "color_translation_cutout": "color,translation,cutout",
             "translation_p50": "translation", "translation_cutout_p50": "translation,cutout"}
 # Variants with train.diffaugment_probability below 1 (ADA's p, Karras et al. 2020).
@@ -225,11 +227,7 @@ def render(results):
         lines.append(f"- {label(row)}, {examples:,} examples, {steps} steps: fmnist-FID "
                      f"{fmt._fmt(deltas)} (per seed, seeds {','.join(map(str, seeds))}; "
                      f"negative is better).")
-    machines = {}
-    for r in results:
-        m = r.get("machine", {})
-        machines.setdefault((m.get("cpu", "?"), m.get("cores", "?"), m.get("note", "")), 0)
-        machines[(m.get("cpu", "?"), m.get("cores", "?"), m.get("note", ""))] += 1
+    machines = collections.Counter(fmt.machine.of(r) for r in results)
     lines += render_d_outputs(results)
     lines.append("")
     for (cpu, cores, note), count in machines.items():

@@ -91,12 +91,9 @@ def write(json_path, runs):
             f"{min(min(r['class_counts']) for r in group) / 10:.1f}% | "
             f"{statistics.mean(r['seconds'] for r in group):.0f} |")
     # Seconds depend on the host: name each one (runs before the field: not recorded).
-    hosts = {}
-    for r in runs:
-        host = f"{r['cpu']}, {r['cores']} cores" if "cpu" in r else "not recorded"
-        hosts.setdefault(host, [])
-        if r["config"] not in hosts[host]:
-            hosts[host].append(r["config"])
+    hosts = machine.grouped(
+        (f"{r['cpu']}, {r['cores']} cores" if "cpu" in r else "not recorded", r["config"])
+        for r in runs)
     lines.append("")
     lines += [f"Machine: {host} ({', '.join(names)})" for host, names in hosts.items()]
     with open(os.path.join(RESULTS, "digits.md"), "w") as f:

@@ -349,15 +349,9 @@ def render(results):
             f"{_fmt(timings(runs, 'images_per_second'), 0)} |")
     lines += summary_lines(rows)
     # Rows are built in pieces, possibly on different machines: name each one.
-    machines = {}
-    for (row, framework, steps), by_seed in rows.items():
-        for r in by_seed.values():
-            m = r.get("machine", {})
-            key = (m.get("cpu", "?"), m.get("cores", "?"), m.get("note", ""))
-            label = f"{row} {framework} {steps}"
-            machines.setdefault(key, [])
-            if label not in machines[key]:
-                machines[key].append(label)
+    machines = machine.grouped((machine.of(r), f"{row} {framework} {steps}")
+                               for (row, framework, steps), by_seed in rows.items()
+                               for r in by_seed.values())
     lines.append("")
     for (cpu, cores, note), labels in machines.items():
         lines.append(f"Machine: {cpu}, {cores} cores ({', '.join(sorted(labels))})"

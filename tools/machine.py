@@ -56,6 +56,26 @@ def describe(fields=None):
     return f"{name} ({where}{units})"
 
 
+def grouped(pairs):
+    """`{key: [label, ...]}` from `(key, label)` pairs: first-seen order, each label once per key.
+
+    The tables' `Machine:` lines: rows are measured in pieces, on different hosts
+    and under different loads, so each host (key) names the rows (labels) it ran.
+    """
+    groups = {}
+    for key, label in pairs:
+        labels = groups.setdefault(key, [])
+        if label not in labels:
+            labels.append(label)
+    return groups
+
+
+def of(run):
+    """`(cpu, cores, note)` that a results row recorded under "machine" ("?" where absent)."""
+    m = run.get("machine", {})
+    return m.get("cpu", "?"), m.get("cores", "?"), m.get("note", "")
+
+
 def matmul_gflops(size=2048, repeats=20, rounds=3):
     """TensorFlow's float32 matmul rate on this CPU (GFLOP/s, best of `rounds`)."""
     import time
