@@ -5,6 +5,7 @@ run can be repeated exactly with `--config RUN/config.yaml`.
 """
 
 import dataclasses
+import importlib.resources
 import typing
 
 import yaml
@@ -332,11 +333,38 @@ def _looks_numeric(text):
     return True
 
 
+def shipped_configs() -> list:
+    """Names of the configs inside the package (`ganzoo/configs/<name>.yaml`, sorted).
+
+    A repository checkout also sees them as `configs/`; an installed wheel has only these.
+    """
+    folder = importlib.resources.files("ganzoo").joinpath("configs")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def config_file(name_or_path: str) -> str:
+    """`name_or_path` itself if it is a file, else the shipped config of that name.
+
+    `--config=dcgan_fashion_mnist` (or `dcgan_fashion_mnist.yaml`) finds the packaged
+    file from any working directory; a path that exists always wins.
+
+    Raises:
+        ConfigError: neither a file nor a shipped config; the message lists the names.
+    """
+    if files.isfile(name_or_path):
+        return name_or_path
+    name = name_or_path[:-5] if name_or_path.endswith(".yaml") else name_or_path
+    if name in shipped_configs():
+        return str(importlib.resources.files("ganzoo").joinpath("configs", f"{name}.yaml"))
+    raise ConfigError(
+        f"Config file {name_or_path!r} does not exist, and no shipped config has that name. "
+        f"Pass a YAML file, or one of: {', '.join(shipped_configs())}.")
+
+
 def load_yaml(path: str) -> dict:
-    """Reads a YAML config file (any TensorFlow file system) into a dict, with a clear
-    error if it is missing or bad."""
-    if not files.isfile(path):
-        raise ConfigError(f"Config file {path!r} does not exist (see configs/ for examples).")
+    """Reads a YAML config file (any TensorFlow file system) or a shipped config by
+    name (`config_file`) into a dict, with a clear error if it is missing or bad."""
+    path = config_file(path)
     try:
         values = yaml.safe_load(files.read_text(path)) or {}
     except yaml.YAMLError as e:

@@ -24,7 +24,8 @@ from ganzoo import cli
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (default: dcgan).")
 flags.DEFINE_string("dataset", None, "digits (offline), a TFDS name, or folder:PATH.")
-flags.DEFINE_string("config", None, "YAML config file (see configs/).")
+flags.DEFINE_string("config", None, "YAML config file, or the name of a shipped one "
+                    "(e.g. dcgan_fashion_mnist; see ganzoo/configs/).")
 flags.DEFINE_multi_string("set", [], "Config override key=value, e.g. train.steps=100.")
 flags.DEFINE_integer("steps", None, "Generator updates in the run.")
 flags.DEFINE_integer("epochs", None, "Passes over the data set (alternative to --steps).")

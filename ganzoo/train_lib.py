@@ -49,7 +49,7 @@ from ganzoo import (
 from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
-from ganzoo.registry import get_model
+from ganzoo.registry import get_model, list_models
 
 # Config keys that may change when a run is resumed (they do not change the model).
 _RESUMABLE_KEYS = (
@@ -86,6 +86,10 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
             file_values.get("data", {}).pop("classes", None)
         flags = {**flags, "train.init_from": init_from}
     name = model or file_values.get("model", {}).get("name") or "dcgan"
+    if name not in list_models() and name in config_lib.shipped_configs():
+        raise config_lib.ConfigError(
+            f"Unknown model {name!r}: that is a shipped config's name; use --config={name}. "
+            f"Known models: {', '.join(list_models())}.")
     cls = get_model(name)
     config = config_lib.ExperimentConfig()
     config.model.name = name

@@ -62,6 +62,28 @@ def test_missing_config_file():
         train_lib.resolve_config("dcgan", "no/such.yaml")
 
 
+def test_a_shipped_config_loads_by_name_from_any_directory(tmp_path, monkeypatch):
+    path = pathlib.Path(__file__).resolve().parents[1] / "configs" / "dcgan_fashion_mnist.yaml"
+    by_path = train_lib.resolve_config(config_file=str(path))
+    monkeypatch.chdir(tmp_path)  # no configs/ here, as after `pip install ganzoo`
+    for name in ("dcgan_fashion_mnist", "dcgan_fashion_mnist.yaml"):
+        assert train_lib.resolve_config(config_file=name) == by_path
+    assert "dcgan_fashion_mnist" in config_lib.shipped_configs()
+    # A file that exists wins over a shipped name.
+    (tmp_path / "dcgan_fashion_mnist.yaml").write_text("train: {steps: 7}\n")
+    assert train_lib.resolve_config(config_file="dcgan_fashion_mnist.yaml").train.steps == 7
+
+
+def test_unknown_config_name_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match="no shipped config.*dcgan_fashion_mnist, dcgan_mnist"):
+        train_lib.resolve_config(config_file="dcgan_fashion")
+
+
+def test_a_config_name_given_as_the_model_says_to_use_config():
+    with pytest.raises(ConfigError, match="shipped config's name; use --config=wgan_gp_digits"):
+        train_lib.resolve_config(model="wgan_gp_digits")
+
+
 def test_shipped_configs_resolve():
     # From this file, not the working directory (pytest may run from tests/).
     paths = sorted((pathlib.Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))

@@ -1,10 +1,11 @@
 """The wheel a user installs holds what ganzoo loads offline.
 
 `pip install ganzoo` (not `-e`) gets only what setup.cfg packages: every preset
-(`ganzoo/presets/<name>/{card.json, config.yaml, model.keras}`) and the shipped
-classifiers (`ganzoo/metrics/weights/`) must be in the wheel, or
-`load_generator("dcgan_fashion_mnist")` and the fmnist metrics fail after a
-normal install while passing in this editable checkout. Builds the wheel from a
+(`ganzoo/presets/<name>/{card.json, config.yaml, model.keras}`), the shipped
+classifiers (`ganzoo/metrics/weights/`) and configs (`ganzoo/configs/*.yaml`) must
+be in the wheel, or `load_generator("dcgan_fashion_mnist")`, the fmnist metrics and
+`--config=dcgan_fashion_mnist` fail after a normal install while passing in this
+editable checkout. Builds the wheel from a
 copy of the sources with the venv's setuptools (no network: no build isolation,
 no dependencies) and checks its file list and that setuptools did not warn about
 data directories it would treat as undeclared packages.
@@ -19,7 +20,7 @@ import zipfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def test_wheel_holds_every_preset_and_classifier(tmp_path):
+def test_wheel_holds_every_preset_classifier_and_config(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
@@ -38,10 +39,11 @@ def test_wheel_holds_every_preset_and_classifier(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("ganzoo-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {p.relative_to(ROOT).as_posix()
-               for folder in ("ganzoo/presets", "ganzoo/metrics/weights")
+               for folder in ("ganzoo/presets", "ganzoo/metrics/weights", "ganzoo/configs")
                for p in (ROOT / folder).rglob("*")
                if p.is_file() and "__pycache__" not in p.parts}
     assert any(n.endswith("presets/dcgan_fashion_mnist/model.keras") for n in shipped)
+    assert "ganzoo/configs/dcgan_fashion_mnist.yaml" in shipped
     assert shipped <= names, sorted(shipped - names)
     assert {n for n in names if n.endswith(".pyc")} == set()
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "ganzoo").rglob("*.py")}
