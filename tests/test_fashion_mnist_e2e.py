@@ -8,7 +8,6 @@ generator scores ~1,800 and the 10,000-step config ~400, tools/results/fashion_m
 """
 
 import json
-import os
 import subprocess
 import sys
 
@@ -16,16 +15,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 @pytest.mark.e2e
 def test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan(tmp_path):
     run = tmp_path / "dcgan_fashion_mnist"
-    cmd = [sys.executable, "-m", "ganzoo.train", "--config=configs/dcgan_fashion_mnist.yaml",
+    # From a directory without configs/, as after `pip install ganzoo`: the shipped
+    # config is found by name.
+    cmd = [sys.executable, "-m", "ganzoo.train", "--config=dcgan_fashion_mnist",
            "--steps=1000", "--set", "model.width=32", "--set", "train.sample_every=500",
            "--set", "train.checkpoint_every=500", f"--model_dir={run}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("samples.png", "model.keras", "config.yaml", "saved_model/1/saved_model.pb"):
         assert (run / name).exists(), name
@@ -34,7 +33,7 @@ def test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan(tmp_path):
     # tools/fashion_mnist_table.py scores them.
     cmd = [sys.executable, "-m", "ganzoo.evaluate", "--model_dir", str(run),
            "--metrics", "fid,kid,pr,classes", "--num_samples=10000"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run / "metrics.json").read_text())
     scores = result["metrics"]
@@ -48,7 +47,7 @@ def test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan(tmp_path):
     export_dir = tmp_path / "export" / "1"
     cmd = [sys.executable, "-m", "ganzoo.export", "--model_dir", str(run),
            "--export_dir", str(export_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     served = tf.saved_model.load(str(export_dir)).signatures["generate_from_seed"]
     images = served(seed=tf.constant(0, tf.int64), num_images=tf.constant(4))["images"]
