@@ -64,7 +64,7 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
 
     Args:
         model: str or None. Registered model name; None takes the YAML's, else dcgan.
-        config_file: str or None. A YAML file such as `configs/dcgan_digits.yaml`.
+        config_file: str or None. A YAML file, or a shipped config's name (`dcgan_digits`).
         overrides: iterable of `key=value` strings (`--set`).
         init_from: str or None. A preset or run directory to start from
             (`train.init_from`); without `model` and `config_file` its own

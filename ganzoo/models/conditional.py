@@ -243,7 +243,7 @@ class ConditionalGAN(LabelConditionedGAN):
 
     Example:
 
-    >>> config = ganzoo.train_lib.resolve_config(config_file="configs/cgan_digits.yaml")
+    >>> config = ganzoo.train_lib.resolve_config(config_file="cgan_digits")
     >>> gan = ganzoo.train_lib.run(config, "runs/cgan")["model"]
     >>> sevens = gan.generate(16, labels=7)
     """
@@ -345,7 +345,7 @@ class ACGAN(LabelConditionedGAN):
 
     Example:
 
-    >>> config = ganzoo.train_lib.resolve_config(config_file="configs/acgan_digits.yaml")
+    >>> config = ganzoo.train_lib.resolve_config(config_file="acgan_digits")
     >>> result = ganzoo.train_lib.run(config, "runs/acgan")
     >>> result["report"]["class_accuracy"]
     """

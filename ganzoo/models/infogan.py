@@ -122,7 +122,7 @@ class InfoGAN(GAN):
 
     Example:
 
-    >>> config = ganzoo.train_lib.resolve_config(config_file="configs/infogan_digits.yaml")
+    >>> config = ganzoo.train_lib.resolve_config(config_file="infogan_digits")
     >>> gan = ganzoo.train_lib.run(config, "runs/infogan")["model"]
     >>> threes_maybe = gan.generate(8, codes={"categorical": [3] * 8})
     """

@@ -119,7 +119,7 @@ class SemiSupervisedGAN(GAN):
 
     Example:
 
-    >>> config = ganzoo.train_lib.resolve_config(config_file="configs/ssgan_digits.yaml")
+    >>> config = ganzoo.train_lib.resolve_config(config_file="ssgan_digits")
     >>> result = ganzoo.train_lib.run(config, "runs/ssgan")
     >>> result["report"]["test_error"]
     """
