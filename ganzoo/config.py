@@ -333,7 +333,7 @@ def _looks_numeric(text):
     return True
 
 
-def shipped_configs() -> list:
+def list_configs() -> list:
     """Names of the configs inside the package (`ganzoo/configs/<name>.yaml`, sorted).
 
     A repository checkout also sees them as `configs/`; an installed wheel has only these.
@@ -354,11 +354,11 @@ def config_file(name_or_path: str) -> str:
     if files.isfile(name_or_path):
         return name_or_path
     name = name_or_path[:-5] if name_or_path.endswith(".yaml") else name_or_path
-    if name in shipped_configs():
+    if name in list_configs():
         return str(importlib.resources.files("ganzoo").joinpath("configs", f"{name}.yaml"))
     raise ConfigError(
         f"Config file {name_or_path!r} does not exist, and no shipped config has that name. "
-        f"Pass a YAML file, or one of: {', '.join(shipped_configs())}.")
+        f"Pass a YAML file, or one of: {', '.join(list_configs())}.")
 
 
 def load_yaml(path: str) -> dict:

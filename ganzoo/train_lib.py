@@ -86,7 +86,7 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
             file_values.get("data", {}).pop("classes", None)
         flags = {**flags, "train.init_from": init_from}
     name = model or file_values.get("model", {}).get("name") or "dcgan"
-    if name not in list_models() and name in config_lib.shipped_configs():
+    if name not in list_models() and name in config_lib.list_configs():
         raise config_lib.ConfigError(
             f"Unknown model {name!r}: that is a shipped config's name; use --config={name}. "
             f"Known models: {', '.join(list_models())}.")

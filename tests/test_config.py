@@ -68,7 +68,7 @@ def test_a_shipped_config_loads_by_name_from_any_directory(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)  # no configs/ here, as after `pip install ganzoo`
     for name in ("dcgan_fashion_mnist", "dcgan_fashion_mnist.yaml"):
         assert train_lib.resolve_config(config_file=name) == by_path
-    assert "dcgan_fashion_mnist" in config_lib.shipped_configs()
+    assert "dcgan_fashion_mnist" in ganzoo.list_configs()
     # A file that exists wins over a shipped name.
     (tmp_path / "dcgan_fashion_mnist.yaml").write_text("train: {steps: 7}\n")
     assert train_lib.resolve_config(config_file="dcgan_fashion_mnist.yaml").train.steps == 7

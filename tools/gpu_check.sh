@@ -60,7 +60,7 @@ fi
 step "Fashion-MNIST DCGAN, $STEPS steps"
 RUN="$OUT_DIR/dcgan_fashion_mnist"
 rm -rf "$RUN"
-timeout 300 "$PY" -m ganzoo.train --config=configs/dcgan_fashion_mnist.yaml --steps="$STEPS" \
+timeout 300 "$PY" -m ganzoo.train --config=dcgan_fashion_mnist --steps="$STEPS" \
   --model_dir="$RUN" --set train.sample_every="$STEPS" --set train.checkpoint_every="$STEPS"
 timeout 120 "$PY" -m ganzoo.evaluate --model_dir="$RUN" --metrics=fid,kid,pr,classes \
   --num_samples=10000 > /dev/null
