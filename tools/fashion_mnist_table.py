@@ -369,6 +369,17 @@ def _mean(runs, key, report=False):
     return _mean_std([(r.get("report", {}) if report else r).get(key) for r in runs])[0]
 
 
+def fid_verdict(ours, twin):
+    """'not worse', or WORSE with the gap's standard error over seeds (within 2 SE: noise)."""
+    (m_ours, s_ours), (m_twin, s_twin) = (_mean_std([r.get("fid") for r in runs])
+                                          for runs in (ours, twin))
+    if m_ours <= m_twin:
+        return "not worse"
+    se = (s_ours**2 / len(ours) + s_twin**2 / len(twin)) ** 0.5
+    noise = "within seed noise" if m_ours - m_twin < 2 * se else "beyond seed noise"
+    return f"WORSE by {m_ours - m_twin:.1f}, standard error {se:.1f}: {noise}"
+
+
 def summary_lines(rows):
     """Side by side (ganzoo vs twin) and each family's target, from the rows."""
     by = {(row, fw, steps): [s[k] for k in sorted(s)] for (row, fw, steps), s in rows.items()}
@@ -382,7 +393,7 @@ def summary_lines(rows):
             t_twin = _mean_std(timings(runs, "train_seconds"))[0]
             out.append(
                 f"- {row}, {steps} steps: fmnist-FID ganzoo {fid_ours:.1f} vs twin {fid_twin:.1f} "
-                f"({'not worse' if fid_ours <= fid_twin else 'WORSE'}); training loop "
+                f"({fid_verdict(ours, runs)}); training loop "
                 f"{t_ours:.0f} s vs {t_twin:.0f} s ({t_twin / t_ours:.2f}x the twin's speed; "
                 f"{'faster' if t_ours < t_twin else 'NOT faster'}).")
         if fw != "ganzoo":
