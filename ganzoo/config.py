@@ -356,6 +356,10 @@ def config_file(name_or_path: str) -> str:
     name = name_or_path[:-5] if name_or_path.endswith(".yaml") else name_or_path
     if name in list_configs():
         return str(importlib.resources.files("ganzoo").joinpath("configs", f"{name}.yaml"))
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if stem in list_configs():  # e.g. configs/<name>.yaml outside a repository checkout
+        raise ConfigError(f"Config file {name_or_path!r} does not exist; the shipped config "
+                          f"of that name is --config={stem}.")
     raise ConfigError(
         f"Config file {name_or_path!r} does not exist, and no shipped config has that name. "
         f"Pass a YAML file, or one of: {', '.join(list_configs())}.")

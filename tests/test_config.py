@@ -79,6 +79,14 @@ def test_unknown_config_name_lists_the_shipped_ones():
         train_lib.resolve_config(config_file="dcgan_fashion")
 
 
+def test_a_repository_path_outside_the_repository_names_the_shipped_config(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="shipped config of that name is "
+                                          "--config=dcgan_fashion_mnist"):
+        train_lib.resolve_config(config_file="configs/dcgan_fashion_mnist.yaml")
+
+
 def test_a_config_name_given_as_the_model_says_to_use_config():
     with pytest.raises(ConfigError, match="shipped config's name; use --config=wgan_gp_digits"):
         train_lib.resolve_config(model="wgan_gp_digits")
