@@ -333,13 +333,15 @@ def _looks_numeric(text):
     return True
 
 
+_CONFIGS = importlib.resources.files("ganzoo").joinpath("configs")
+
+
 def list_configs() -> list:
     """Names of the configs inside the package (`ganzoo/configs/<name>.yaml`, sorted).
 
     A repository checkout also sees them as `configs/`; an installed wheel has only these.
     """
-    folder = importlib.resources.files("ganzoo").joinpath("configs")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in _CONFIGS.iterdir() if p.name.endswith(".yaml"))
 
 
 def config_file(name_or_path: str) -> str:
@@ -354,15 +356,16 @@ def config_file(name_or_path: str) -> str:
     if files.isfile(name_or_path):
         return name_or_path
     name = name_or_path[:-5] if name_or_path.endswith(".yaml") else name_or_path
-    if name in list_configs():
-        return str(importlib.resources.files("ganzoo").joinpath("configs", f"{name}.yaml"))
+    shipped = list_configs()
+    if name in shipped:
+        return str(_CONFIGS.joinpath(f"{name}.yaml"))
     stem = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if stem in list_configs():  # e.g. configs/<name>.yaml outside a repository checkout
+    if stem in shipped:  # e.g. configs/<name>.yaml outside a repository checkout
         raise ConfigError(f"Config file {name_or_path!r} does not exist; the shipped config "
                           f"of that name is --config={stem}.")
     raise ConfigError(
         f"Config file {name_or_path!r} does not exist, and no shipped config has that name. "
-        f"Pass a YAML file, or one of: {', '.join(list_configs())}.")
+        f"Pass a YAML file, or one of: {', '.join(shipped)}.")
 
 
 def load_yaml(path: str) -> dict:
