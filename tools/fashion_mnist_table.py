@@ -427,10 +427,9 @@ def summary_lines(rows):
 
 def machine_lines(runs):
     """`Machine: <cpu>, <n> cores[; note]` once per distinct machine of `runs`, sorted."""
-    machines = sorted({f"{r['machine']['cpu']}, {r['machine']['cores']} cores"
-                       + (f"; {r['machine']['note']}" if r['machine'].get('note') else "")
-                       for r in runs})
-    return [f"Machine: {m}" for m in machines]
+    machines = {f"{cpu}, {cores} cores" + (f"; {note}" if note else "")
+                for cpu, cores, note in map(machine.of, runs)}
+    return [f"Machine: {m}" for m in sorted(machines)]
 
 
 def machine_info():
