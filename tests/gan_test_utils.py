@@ -1,4 +1,7 @@
-"""Shared helpers for model tests: tiny data, tiny models, one-step training."""
+"""Shared helpers for model tests: tiny data, tiny models, one-step training; tools by path."""
+
+import importlib.util
+import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -9,6 +12,15 @@ from ganzoo.registry import get_model
 
 IMAGE_SPEC = DataSpec("tiny", (16, 16, 1), num_classes=10, num_examples=32)
 VECTOR_SPEC = DataSpec("tiny_vectors", (2,), num_classes=8, num_examples=32)
+TOOLS = pathlib.Path(__file__).resolve().parents[1] / "tools"
+
+
+def load_tool(name):
+    """Imports `tools/<name>.py` (tools are scripts, not a package) as a fresh module."""
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def spec_for(model_cls):

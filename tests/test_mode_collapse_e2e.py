@@ -8,20 +8,12 @@ claim (25 of 25 modes on every seed of the table) takes ~80 s a run and is
 measured by the tool, not here.
 """
 
-import importlib.util
-import os
-
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from gan_test_utils import load_tool
 
 
 def _tool():
-    path = os.path.join(ROOT, "tools", "mode_collapse.py")
-    spec = importlib.util.spec_from_file_location("mode_collapse_tool", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("mode_collapse")
 
 
 @pytest.mark.e2e
