@@ -1,14 +1,9 @@
 """ganzoo's import graph (tools/import_graph.py): no circles, counting imports inside functions."""
 
-import importlib.util
-import pathlib
-
 import pytest
+from gan_test_utils import load_tool
 
-_TOOL = pathlib.Path(__file__).resolve().parents[1] / "tools" / "import_graph.py"
-_spec = importlib.util.spec_from_file_location("import_graph", _TOOL)
-import_graph = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(import_graph)
+import_graph = load_tool("import_graph")
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,9 @@ import pytest
 from gan_test_utils import load_tool
 
 
-def _tool():
-    return load_tool("mode_collapse")
-
-
 @pytest.mark.e2e
 def test_best_combination_recovers_all_ring8_modes():
-    tool = _tool()
+    tool = load_tool("mode_collapse")
     result = tool.train_and_measure("ring8", tool.BEST, seed=0)
     # tools/results/mode_collapse_data_order.json (the data order of this round,
     # i.i.d. batches), this combination on ring8: 8/8/8 modes, high quality
@@ -32,6 +28,6 @@ def test_best_combination_recovers_all_ring8_modes():
 
 
 def test_unknown_variant_is_refused():
-    tool = _tool()
+    tool = load_tool("mode_collapse")
     with pytest.raises(SystemExit):
         tool.main(["--variants=gan,nope", "--out=/nonexistent/never_written"])

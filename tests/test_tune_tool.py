@@ -8,12 +8,8 @@ import pytest
 from gan_test_utils import load_tool
 
 
-def _tool():
-    return load_tool("tune_fashion_mnist")
-
-
 def test_variants_parse_into_a_name_and_overrides():
-    tool = _tool()
+    tool = load_tool("tune_fashion_mnist")
     assert tool.parse_variant("lr2e-4=train.g_optimizer.learning_rate=2e-4;"
                               "train.d_optimizer.learning_rate=2e-4") == (
         "lr2e-4", ["train.g_optimizer.learning_rate=2e-4",
@@ -29,11 +25,11 @@ def test_variants_parse_into_a_name_and_overrides():
 ])
 def test_bad_variants_are_refused_before_any_training(argv, message):
     with pytest.raises(SystemExit, match=message):
-        _tool().main(argv)
+        load_tool("tune_fashion_mnist").main(argv)
 
 
 def test_the_table_lists_variants_beside_the_configs_own_rows(monkeypatch):
-    tool = _tool()
+    tool = load_tool("tune_fashion_mnist")
 
     def run(row, seed, fid, overrides):
         return {"job": {"framework": "ganzoo", "family": "wgan", "row": row, "seed": seed,
