@@ -11,7 +11,6 @@
   from the newest checkpoint and ends exactly where an uninterrupted run ends.
 """
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -26,15 +25,13 @@ import time
 import keras
 import numpy as np
 import pytest
-from gan_test_utils import UPDATE_RTOL, relative_update_error
+from gan_test_utils import UPDATE_RTOL, load_tool, relative_update_error
 
 from ganzoo import train_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCHER = ROOT / "tools" / "launch_local.py"
-_spec = importlib.util.spec_from_file_location("launch_local", LAUNCHER)
-launch_local = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(launch_local)
+launch_local = load_tool("launch_local")
 
 # The task's tiny DCGAN: global batch 16 = 8 per worker. Plain SGD: an update is
 # proportional to the gradient (see tests/test_distribute.py).
