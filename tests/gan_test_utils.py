@@ -2,6 +2,7 @@
 
 import importlib.util
 import pathlib
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -16,7 +17,13 @@ TOOLS = pathlib.Path(__file__).resolve().parents[1] / "tools"
 
 
 def load_tool(name):
-    """Imports `tools/<name>.py` (tools are scripts, not a package) as a fresh module."""
+    """Imports `tools/<name>.py` (tools are scripts, not a package) as a fresh module.
+
+    tools/ goes on `sys.path` first, as when the script runs: tools import their
+    siblings (`machine`, `reference`) by name.
+    """
+    if str(TOOLS) not in sys.path:
+        sys.path.insert(0, str(TOOLS))
     spec = importlib.util.spec_from_file_location(f"{name}_tool", TOOLS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -41,6 +41,12 @@ after the last step: the cause of the two speeds of issue 15 (a TF bug,
 `tools/results/benchmark.{json,md}`; each mode and thread count replaces only
 its own section.
 
+`--torch_only --device cuda` times the PyTorch twin alone (eager and
+channels_last, float32 and bf16 autocast) for a GPU machine without TensorFlow;
+it reads ganzoo's dcgan config and GFLOP counts from
+`tools/reference/dcgan_benchmark.json` (`--save_reference` rewrites it), and
+`--from_log` rebuilds its section from the lines of a run cut off early.
+
 Usage:
     python tools/benchmark.py                        # 28, 32, 64 px, 3 rounds (~6 min idle)
     python tools/benchmark.py --threads 1            # per-core comparison, robust to load
@@ -49,13 +55,16 @@ Usage:
     python tools/benchmark.py --mixed_precision off bf16 --sizes 64   # float32 vs bf16
     python tools/benchmark.py --trace --repeats 5    # fit teardown, autotuning on/off
     python tools/benchmark.py --render               # benchmark.md from benchmark.json
+    python tools/benchmark.py --torch_only --device cuda   # the twin alone on a GPU
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -71,6 +80,15 @@ RESULTS = os.environ.get("GANZOO_BENCHMARK_RESULTS") or os.path.join(TOOLS, "res
 IMPLS = ("ganzoo", "torch", "torch_cl")
 LABELS = {"ganzoo": "ganzoo default (oneDNN, no XLA)", "torch": "PyTorch eager",
           "torch_cl": "PyTorch channels_last"}
+# `--torch_only`, the twin alone (a GPU machine without TensorFlow):
+# name -> (channels_last, precision).
+TORCH_IMPLS = {"torch": (False, "off"), "torch_cl": (True, "off"),
+               "torch_bf16": (False, "bf16"), "torch_cl_bf16": (True, "bf16")}
+TORCH_LABELS = {"torch": "eager fp32", "torch_cl": "channels_last fp32",
+                "torch_bf16": "eager bf16 autocast", "torch_cl_bf16": "channels_last bf16 autocast"}
+# The twin's resolved dcgan config and the step's GFLOP per image, saved by
+# `--save_reference` where ganzoo imports, for `--torch_only` where it does not.
+REFERENCE = os.path.join(TOOLS, "reference", "dcgan_benchmark.json")
 # Steps per timed repeat: about 1.5-3 s each on 2 idle cores.
 DEFAULT_STEPS = {16: 150, 28: 30, 32: 20, 64: 4}
 
@@ -134,24 +152,42 @@ def torch_worker(args):
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(args.threads)
     shape = (args.size, args.size, args.channels)
-    twin = Twin(json.loads(args.config), shape, channels_last=args.channels_last)
+    twin = Twin(json.loads(args.config), shape, channels_last=args.channels_last,
+                device=args.device)
     x = torch.rand(args.batch, args.channels, args.size, args.size,
                    generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x = x.to(args.device)
     if args.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
+    # bf16: autocast around the whole step (no loss scaling needed for bf16).
+    autocast = torch.autocast(x.device.type, dtype=torch.bfloat16,
+                              enabled=args.precision == "bf16")
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+
+    def step():
+        with autocast:
+            twin.train_step(x)
 
     def repeat():
         start, steps = time.perf_counter(), 0
         while steps < args.steps and (not steps or
                                       time.perf_counter() - start <= args.max_repeat_s):
-            twin.train_step(x)
+            step()
             steps += 1
+        sync()  # a GPU runs ahead of the host: count finished work only
         return steps
 
     for _ in range(args.warmup):
-        twin.train_step(x)
-    return _time_repeats(repeat, args, {"threads": {"intra_op": torch.get_num_threads(),
-                                                    "inter_op": torch.get_num_interop_threads()}})
+        step()
+    sync()
+    extra = {"threads": {"intra_op": torch.get_num_threads(),
+                         "inter_op": torch.get_num_interop_threads()},
+             "device": str(x.device), "mixed_precision": args.precision}
+    if x.device.type == "cuda":
+        extra.update(gpu=torch.cuda.get_device_name(x.device),
+                     cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
+                     matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
+    return _time_repeats(repeat, args, extra)
 
 
 def _time_repeats(repeat, args, extra):
@@ -248,6 +284,7 @@ def run_worker(kind, size, args, onednn=True, jit=False, config=None, channels_l
     cmd += ["--jit"] if jit else []
     cmd += ["--channels_last"] if channels_last else []
     cmd += [f"--config={json.dumps(config)}"] if config else []
+    cmd += [f"--device={args.device}"] if kind == "torch" else []
     waited = _wait_for_quiet(args.max_load, args.wait)
     load, before, start = round(os.getloadavg()[0], 2), _child_cpu(), time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -400,6 +437,118 @@ def side_by_side(args):
                 "PyTorch is set to match).")
     return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows,
             "ganzoo_jit_compile": jit, "ganzoo_default_reason": reason}
+
+
+def reference_payload(width=64, batch=64, sizes=(16, 28, 32, 64)):
+    """What `--save_reference` writes: ganzoo's resolved dcgan config and GFLOP per image."""
+    from ganzoo import train_lib
+
+    args = argparse.Namespace(width=width, channels=0)
+    config = train_lib.resolve_config("dcgan", **{"model.width": width,
+                                                  "train.batch_size": batch}).to_dict()
+    return {"about": "tools/benchmark.py --save_reference: the PyTorch twin's dcgan config "
+                     "and the step's GFLOP per image, for --torch_only runs without TensorFlow",
+            "config": config,
+            "gflop_per_image": {str(n): step_gflop_per_image(n, args) for n in sizes}}
+
+
+def torch_alone(args):
+    """Interleaved rounds of the twin alone (eager / channels_last x fp32 / bf16) on --device."""
+    with open(REFERENCE) as f:
+        saved = json.load(f)
+    config = saved["config"]
+    config["model"]["width"], config["train"]["batch_size"] = args.width, args.batch
+    runs = {}
+    names = list(TORCH_IMPLS)
+    for r in range(args.rounds):
+        shift = r % len(names)
+        for size in args.sizes:
+            for impl in names[shift:] + names[:shift]:
+                channels_last, precision = TORCH_IMPLS[impl]
+                result = run_worker("torch", size, args, config=config,
+                                    channels_last=channels_last, mixed_precision=precision)
+                runs.setdefault((size, impl), []).append(result)
+                # torch_alone_from_log reads these lines back (LOG_LINE).
+                print(f"round {r + 1} {size}px {TORCH_LABELS[impl]} on {result['device']}: "
+                      f"{result['images_per_second']:.0f} img/s (repeats "
+                      f"{', '.join(f'{v:.0f}' for v in result['all'])})", flush=True)
+    first = next(iter(runs.values()))[0]
+    return torch_alone_payload(runs, args, saved, first.get("gpu"), {
+        k: first.get(k) for k in ("cudnn_allow_tf32", "matmul_allow_tf32")})
+
+
+LOG_LINE = re.compile(r"round (\d+) (\d+)px (.+) on (\S+): (\d+) img/s \(repeats ([\d, ]+)\)")
+
+
+def torch_alone_from_log(args):
+    """A `--torch_only` section rebuilt from the lines a run printed (one cut off early)."""
+    labels = {label: impl for impl, label in TORCH_LABELS.items()}
+    runs = {}
+    with open(args.from_log) as f:
+        for line in f:
+            m = LOG_LINE.search(line)
+            if m:
+                _, size, label, device, rate, repeats = m.groups()
+                runs.setdefault((int(size), labels[label]), []).append(
+                    {"images_per_second": float(rate), "device": device,
+                     "all": [float(v) for v in repeats.split(",")]})
+    if not runs:
+        raise SystemExit(f"no '--torch_only' measurement lines in {args.from_log}")
+    args.sizes = sorted({size for size, _ in runs})
+    with open(REFERENCE) as f:
+        saved = json.load(f)
+    device_json = os.path.join(os.path.dirname(args.from_log), "device.json")
+    probe = {}
+    if os.path.exists(device_json):
+        with open(device_json) as f:
+            probe = json.load(f)
+    payload = torch_alone_payload(runs, args, saved, (probe.get("torch_gpus") or [None])[0],
+                                  None, source=args.from_log)
+    return dict(payload, torch=probe.get("torch"))
+
+
+def torch_alone_payload(runs, args, saved, gpu, tf32, source=None):
+    """Rows (median and range over rounds per size and mode) and the protocol line."""
+    rows = []
+    for size in args.sizes:
+        row = {"image": f"{size}x{size}x{channels(size, args)}", "image_size": size,
+               "gflop_per_image": saved["gflop_per_image"].get(str(size))
+               if saved["config"]["model"]["width"] == args.width else None}
+        for impl in TORCH_IMPLS:
+            rates = [m["images_per_second"] for m in runs.get((size, impl), [])]
+            row[impl] = {"median": statistics.median(rates), "min": min(rates),
+                         "max": max(rates), "rounds": runs[(size, impl)]} if rates else None
+        rows.append(row)
+    device = next(iter(runs.values()))[0]["device"]
+    counts = sorted({len(v) for v in runs.values()})
+    rounds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    protocol = (f"The PyTorch twin alone (tools/reference) on {device}"
+                + (f" ({gpu})" if gpu else "")
+                + f": DCGAN width {args.width}, batch {args.batch}, 1 D + 1 G update per step, "
+                f"fixed in-memory batch; images/s, median over {rounds} interleaved rounds "
+                f"(range in brackets) of the median of {args.repeats} timed repeats in a fresh "
+                "process. bf16 = `torch.autocast` around the whole step."
+                + (f" Rebuilt from the lines of `{os.path.basename(source)}`: the run was cut "
+                   "off before its last measurements." if source else "")
+                + ("" if importlib.util.find_spec("tensorflow") and not source else
+                   " ganzoo is not in this table: TensorFlow is not installed where it ran."))
+    return {"protocol": protocol, "rows": rows, "device": device, "gpu": gpu,
+            "batch": args.batch, "tf32": tf32}
+
+
+def torch_alone_table(section):
+    """Markdown lines of a `--torch_only` section."""
+    head = f"| image | {' | '.join(TORCH_LABELS.values())} | best GFLOP/s |"
+    lines = [head, "|---" * (len(TORCH_IMPLS) + 2) + "|"]
+    for row in section["rows"]:
+        cells = [f"{row[i]['median']:.0f} ({row[i]['min']:.0f}-{row[i]['max']:.0f})"
+                 if row[i] else "-" for i in TORCH_IMPLS]
+        best = max(row[i]["median"] for i in TORCH_IMPLS if row[i])
+        flops = f"{best * row['gflop_per_image']:.0f}" if row.get("gflop_per_image") else "-"
+        lines.append(f"| {row['image']} | {' | '.join(cells)} | {flops} |")
+    if section.get("tf32"):
+        lines += ["", f"TF32: {section['tf32']} (PyTorch's defaults)."]
+    return lines
 
 
 def host_matmul_gflops(cpu):
@@ -578,20 +727,27 @@ def write_results(section=None, payload=None, meta=None):
     for name in sorted(results, key=lambda n: (not n.startswith("side"), n)):
         s = results[name]
         side = name.startswith("side")
-        title = ("ganzoo vs PyTorch (same DCGAN)" if side else "ganzoo: mixed precision"
+        alone = name.startswith("torch")
+        where = s.get("gpu") or s.get("device")
+        title = ("ganzoo vs PyTorch (same DCGAN)" if side else
+                 f"The PyTorch twin alone, batch {s.get('batch')}, on {where}" if alone
+                 else "ganzoo: mixed precision"
                  if name.startswith("precision") else "The two speeds: `fit` teardown"
                  if name == "trace" else "ganzoo: oneDNN x XLA")
         kind = name.split(" @ ")[0]
-        if "_threads" in kind:
+        if "_threads" in kind and not alone:
             title += f", {kind.split('_')[-2]} thread(s)" + (" per framework" if side else "")
         m = s.get("meta") or {}
-        md += [f"## {title}", "", s.get("protocol", ""), "",
+        machine_line = (f"Machine: {m['gpu']}; PyTorch {m.get('torch', '?')}; {m.get('date')}."
+                        if m.get("gpu") else None)
+        md += [f"## {title}", "", s.get("protocol", ""), ""]
+        md += [machine_line + (f" {m['note']}" if m.get("note") else ""), ""] if machine_line else [
                f"Machine: {m.get('cpu', '?')}, {m.get('logical_cores', m.get('cpu_count'))} "
                f"logical cores; TF {m.get('tensorflow')}, Keras {m.get('keras', '?')}, PyTorch "
                f"{m.get('torch', '-')}; {m.get('date')}; 1-min load "
                f"{m.get('load_1min_at_start', '?')} -> {m.get('load_1min_at_end', '?')}."
                + (f" {m['note']}" if m.get("note") else ""), ""]
-        render = (side_by_side_table if side else precision_table
+        render = (side_by_side_table if side else torch_alone_table if alone else precision_table
                   if name.startswith("precision") else trace_table if name == "trace"
                   else grid_table)
         md += render(s)
@@ -633,6 +789,15 @@ def main():
     parser.add_argument("--precision", default="off", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true",
                         help="fit teardown with tf.data autotuning on and off, 28 px")
+    parser.add_argument("--torch_only", action="store_true",
+                        help="the PyTorch twin alone (eager/channels_last x fp32/bf16) on "
+                             "--device, from tools/reference/dcgan_benchmark.json: for a GPU "
+                             "machine without TensorFlow")
+    parser.add_argument("--device", default="cpu", help="PyTorch device of the twin (cuda)")
+    parser.add_argument("--from_log", help="with --torch_only: rebuild its section from the "
+                        "lines a run printed (a run cut off early), without running anything")
+    parser.add_argument("--save_reference", action="store_true",
+                        help="rewrite tools/reference/dcgan_benchmark.json from ganzoo")
     parser.add_argument("--render", action="store_true", help="rewrite benchmark.md from the json")
     parser.add_argument("--note", default="", help="a line about the machine, kept in the json")
     args = parser.parse_args()
@@ -652,9 +817,22 @@ def main():
         return print("\n".join(trace_table(payload)))
     if args.render:
         return print("\n".join(write_results()))
+    if args.save_reference:
+        with open(REFERENCE, "w") as f:
+            json.dump(reference_payload(args.width, args.batch), f, indent=1, sort_keys=True)
+            f.write("\n")
+        return print(f"wrote {REFERENCE}")
     args.sizes = args.sizes or ([16, 64] if args.grid else [28, 32, 64])
     meta = dict(machine_info(), **({"note": args.note} if args.note else {}))
-    if args.mixed_precision:
+    if args.torch_only:
+        payload = torch_alone_from_log(args) if args.from_log else torch_alone(args)
+        section, table = f"torch_only_{payload['device']}_batch{args.batch}", torch_alone_table
+        meta["gpu"] = payload["gpu"]
+        if args.from_log:  # the machine that ran it, not this one
+            meta = {"cpu": "the GPU machine's host", "gpu": payload["gpu"],
+                    "torch": payload.get("torch"),
+                    "date": time.strftime("%Y-%m-%d"), **({"note": args.note} if args.note else {})}
+    elif args.mixed_precision:
         payload, section, table = precision_runs(args), "precision", precision_table
     elif args.grid:
         payload, section, table = grid(args), "grid", grid_table

@@ -4,7 +4,11 @@
 # the PyTorch side-by-side when torch is installed, and a short Fashion-MNIST
 # DCGAN run scored with the shipped classifier. Everything it writes goes to
 # one folder (default tools/results/gpu_check; $OUT on the project's device
-# machine), never over the CPU results in tools/results/benchmark.json.
+# machine), never over the CPU results in tools/results/benchmark.json. On a GPU
+# machine without TensorFlow but with PyTorch (this project's lent machines:
+# TensorFlow and its CUDA 12 libraries cannot be installed there) it times the
+# PyTorch twin alone (`tools/benchmark.py --torch_only --device cuda`), says so,
+# and exits 0.
 #
 #   bash tools/gpu_check.sh                       # needs a GPU visible to TensorFlow
 #   ALLOW_CPU=1 QUICK=1 bash tools/gpu_check.sh   # dry run of the script on a CPU
@@ -24,17 +28,69 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 start=$(date +%s)
 
+# What the machine has: TensorFlow's GPUs, else PyTorch's (the project's device
+# machines carry PyTorch but no TensorFlow and cannot install it: README, Speed).
 "$PY" - "$OUT_DIR/device.json" <<'EOF'
-import json, platform, sys
-import tensorflow as tf
-gpus = tf.config.list_physical_devices("GPU")
-info = {"tensorflow": tf.__version__, "machine": platform.node(),
-        "gpus": [tf.config.experimental.get_device_details(g) for g in gpus],
-        "cuda_build": tf.test.is_built_with_cuda()}
+import json, platform, subprocess, sys
+info = {"machine": platform.node(), "python": platform.python_version()}
+try:
+    import tensorflow as tf
+    info.update(tensorflow=tf.__version__, cuda_build=tf.test.is_built_with_cuda(),
+                gpus=[tf.config.experimental.get_device_details(g)
+                      for g in tf.config.list_physical_devices("GPU")])
+except ImportError as e:
+    info.update(tensorflow=None, tensorflow_error=str(e), gpus=[])
+try:
+    import torch
+    info.update(torch=torch.__version__, torch_cuda=torch.version.cuda,
+                torch_gpus=[torch.cuda.get_device_name(i)
+                            for i in range(torch.cuda.device_count())])
+except ImportError:
+    info.update(torch=None, torch_gpus=[])
+try:
+    info["nvidia_smi"] = subprocess.run(
+        ["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
+         "--format=csv,noheader"], capture_output=True, text=True, timeout=30).stdout.strip()
+except (OSError, subprocess.SubprocessError):
+    info["nvidia_smi"] = None
 json.dump(info, open(sys.argv[1], "w"), indent=1)
 print(json.dumps(info))
 EOF
-if ! "$PY" -c "import json,sys; sys.exit(0 if json.load(open('$OUT_DIR/device.json'))['gpus'] else 1)"; then
+has() { "$PY" -c "import json,sys; sys.exit(0 if json.load(open('$OUT_DIR/device.json'))['$1'] else 1)"; }
+export GANZOO_BENCHMARK_RESULTS="$OUT_DIR"
+step() { echo "== $1 ($(( $(date +%s) - start )) s so far)"; }
+
+if ! has gpus && has torch_gpus; then
+  # A GPU but no TensorFlow to run ganzoo on it: time the PyTorch twin alone (the
+  # number ganzoo's GPU path will be held against) and say so.
+  echo "warning: TensorFlow is not installed here (pip install 'tensorflow[and-cuda]'):" \
+       "ganzoo cannot be measured; timing the PyTorch twin alone on the GPU" >&2
+  # Each measurement is a fresh process (about 13 s on an H200 machine): 12 + 4 of them.
+  # A run cut off by its limit still leaves a table, rebuilt from the lines it printed.
+  twin() {  # twin LIMIT_S BATCH SIZES...
+    local limit=$1 batch=$2; shift 2
+    timeout "$limit" "$PY" tools/benchmark.py --torch_only --device cuda --batch "$batch" \
+      --sizes "$@" --rounds "$([ "$batch" = 64 ] && echo 2 || echo 1)" --repeats 3 --steps 100 \
+      --warmup 10 --max_repeat_s 3 | tee "$OUT_DIR/twin_batch$batch.log" ||
+    "$PY" tools/benchmark.py --torch_only --batch "$batch" --from_log "$OUT_DIR/twin_batch$batch.log"
+  }
+  step "PyTorch twin alone, batch 64 (tools/benchmark.py --torch_only --device cuda)"
+  twin 420 64 28 32 64
+  step "PyTorch twin alone, batch 256, 64 px"
+  twin 150 256 64
+  "$PY" - "$OUT_DIR" "$(( $(date +%s) - start ))" <<'EOF'
+import json, os, sys
+out, seconds = sys.argv[1], int(sys.argv[2])
+summary = {"device": json.load(open(os.path.join(out, "device.json"))),
+           "benchmark": json.load(open(os.path.join(out, "benchmark.json"))),
+           "ganzoo": "not measured: TensorFlow is not installed on this machine",
+           "seconds": seconds}
+json.dump(summary, open(os.path.join(out, "gpu_check.json"), "w"), indent=1)
+print(f"wrote {out}/gpu_check.json and benchmark.md ({seconds} s)")
+EOF
+  exit 0
+fi
+if ! has gpus; then
   if [ "${ALLOW_CPU:-0}" != 1 ]; then
     echo "error: TensorFlow sees no GPU here (see $OUT_DIR/device.json); run this on a GPU" \
          "machine, or set ALLOW_CPU=1 for a dry run" >&2
@@ -43,8 +99,6 @@ if ! "$PY" -c "import json,sys; sys.exit(0 if json.load(open('$OUT_DIR/device.js
   echo "warning: no GPU; a dry run on the CPU (ALLOW_CPU=1)" >&2
 fi
 
-export GANZOO_BENCHMARK_RESULTS="$OUT_DIR"
-step() { echo "== $1 ($(( $(date +%s) - start )) s so far)"; }
 step "XLA on/off (tools/benchmark.py --grid)"
 timeout 240 "$PY" tools/benchmark.py --grid --sizes "${SIZES[@]}" "${ROUNDS[@]}"
 step "mixed precision (tools/benchmark.py --mixed_precision off bf16 fp16)"

@@ -74,6 +74,8 @@ class Twin:
         shape: tuple. `(H, W, C)` of the images.
         channels_last: bool. Keep maps in NHWC memory order (PyTorch's faster
             CPU layout for convolutions). Defaults to False.
+        device: str. Where the networks, noise and steps live ("cpu", "cuda").
+            Defaults to "cpu"; `train_step` takes `real` on this device.
 
     Example:
 
@@ -82,7 +84,7 @@ class Twin:
     >>> images = twin.generate(16, seed=0)
     """
 
-    def __init__(self, config, shape, channels_last=False):
+    def __init__(self, config, shape, channels_last=False, device="cpu"):
         model, train = config["model"], config["train"]
         self.family = model["name"]
         if self.family not in FAMILY_OPTIONS:
@@ -107,11 +109,12 @@ class Twin:
             model["architecture"], self.shape, self.latent_dim, int(model["width"]),
             model.get("generator"), disc)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.device = torch.device(device)
         for net in (self.generator, self.discriminator):
-            net.to(memory_format=self.memory_format).train()
+            net.to(device=self.device, memory_format=self.memory_format).train()
         self.d_optimizer = make_optimizer(self.discriminator.parameters(), train["d_optimizer"])
         self.g_optimizer = make_optimizer(self.generator.parameters(), train["g_optimizer"])
-        self.noise = torch.Generator().manual_seed(self.seed)
+        self.noise = torch.Generator(device=self.device).manual_seed(self.seed)
 
     # ------------------------------------------------------------------- steps
     def train_step(self, real, noise=None):
@@ -142,7 +145,7 @@ class Twin:
         logs = {"d_adversarial": loss.detach()}
         if self.family == "wgan_gp":
             if alpha is None:
-                alpha = torch.rand(real.shape[0], generator=self.noise)
+                alpha = torch.rand(real.shape[0], generator=self.noise, device=self.device)
             penalty = self.options["penalty_weight"] * self._gradient_penalty(real, fake, alpha)
             logs["gradient_penalty"] = penalty.detach()
             loss = loss + penalty
@@ -183,7 +186,7 @@ class Twin:
         return loss.detach()
 
     def _latent(self, n):
-        return torch.randn(n, self.latent_dim, generator=self.noise)
+        return torch.randn(n, self.latent_dim, generator=self.noise, device=self.device)
 
     # -------------------------------------------------------------- sampling
     def generate(self, num_images, seed=0, batch_size=256):
@@ -200,7 +203,7 @@ class Twin:
         z = torch.randn(num_images, self.latent_dim, generator=torch.Generator().manual_seed(seed))
         self.generator.eval()
         with torch.no_grad():
-            out = [self.generator(part).permute(0, 2, 3, 1).numpy()
+            out = [self.generator(part.to(self.device)).permute(0, 2, 3, 1).cpu().numpy()
                    for part in z.split(batch_size)]
         self.generator.train()
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, *self.shape))
