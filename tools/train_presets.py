@@ -52,7 +52,7 @@ PRESETS = {
                               "Fashion-MNIST 28x28, width 32."),
     "cgan_fashion_mnist": ("cgan_fashion_mnist.yaml", ["model.width=32"],  # its 8,000 steps
                            "Conditional GAN, projection D, Fashion-MNIST 28x28, width 32."),
-    "acgan_fashion_mnist": ("acgan_fashion_mnist.yaml", ["model.width=32"],  # its 8,000 steps
+    "acgan_fashion_mnist": ("acgan_fashion_mnist.yaml", ["model.width=32"],  # its 24,000 steps
                             "AC-GAN (Odena et al. 2017), Fashion-MNIST 28x28, width 32."),
     # Width 12: at 16 the 28x28 networks' fully-connected layers make a 10.6 MB file.
     "infogan_fashion_mnist": ("infogan_fashion_mnist.yaml",
