@@ -322,7 +322,11 @@ def cpu_has_avx512():
 def fast_path(strategy, task=None, config=None):
     """`(jit_compile, reason)`: the default of `train.jit_compile` here, and why.
 
-    Measured, per kind of device: on GPUs XLA is the usual win. On CPU with
+    Per kind of device. GPUs: XLA, not measured with ganzoo (the one GPU
+    machine lent had no TensorFlow); there the batch-64 DCGAN step of the
+    PyTorch twin was bound by per-kernel overhead, not arithmetic (6.7 ms at
+    28 px, 10.4 ms at 64 px for 14x the work; tools/results/gpu_check), which
+    is what XLA's fusion removes. Measured on CPUs: with
     oneDNN on (ganzoo's default) the answer depends on the CPU: with AVX-512,
     graph mode beat XLA, whose CPU code generator does not use oneDNN (2,310 vs
     1,252 img/s for the 16 px DCGAN, 78 vs 55 img/s at 64 px; tools/benchmark.py
@@ -334,7 +338,9 @@ def fast_path(strategy, task=None, config=None):
     `train_lib.run` records both in run.json (`"speed"`), with the precision mode.
     """
     if tf.config.list_physical_devices("GPU"):
-        return True, "a GPU: XLA fuses the step's kernels"
+        return True, ("a GPU: XLA fuses the step's kernels (chosen, not measured with ganzoo: "
+                      "the PyTorch twin's step was overhead-bound on an H200, "
+                      "tools/results/gpu_check)")
     if strategy.num_replicas_in_sync > 1:
         return False, "XLA does not support multi-replica CPU strategies"
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
