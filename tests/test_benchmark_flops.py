@@ -1,12 +1,9 @@
 """The multiply-add counter behind tools/benchmark.py's achieved-GFLOP/s table."""
 
-import os
-import sys
-
 import tensorflow as tf
+from gan_test_utils import load_tool
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools"))
-import benchmark  # noqa: E402
+benchmark = load_tool("benchmark")
 
 
 def _count(fn, *specs):

@@ -388,6 +388,22 @@ def graph_multiply_adds(graph):
     return total
 
 
+def interleaved(args, names, measure):
+    """`{(size, name): [one result per round]}` of `measure(size, name, round)`.
+
+    Every size in each of `args.rounds` rounds; the order of `names` rotates
+    from round to round, so load from other jobs hits every configuration alike.
+    """
+    names = list(names)
+    runs = {(size, name): [] for size in args.sizes for name in names}
+    for r in range(args.rounds):
+        shift = r % len(names)
+        for size in args.sizes:
+            for name in names[shift:] + names[:shift]:
+                runs[(size, name)].append(measure(size, name, r + 1))
+    return runs
+
+
 def side_by_side(args):
     """Interleaved rounds of ganzoo's default path / PyTorch eager / channels_last."""
     from ganzoo import train_lib
@@ -397,24 +413,22 @@ def side_by_side(args):
     config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
                                                   "train.batch_size": args.batch}).to_dict()
     labels = dict(LABELS, ganzoo=ganzoo_label({"ganzoo_jit_compile": jit}))
-    jobs = [(size, impl) for size in args.sizes for impl in IMPLS]
-    runs = {job: [] for job in jobs}
-    for r in range(args.rounds):
-        shift = r % len(IMPLS)
-        for size in args.sizes:
-            for impl in IMPLS[shift:] + IMPLS[:shift]:
-                if impl == "ganzoo":
-                    result = run_worker("ganzoo", size, args, jit=jit)
-                else:
-                    result = run_worker("torch", size, args, config=config,
-                                        channels_last=impl == "torch_cl")
-                runs[(size, impl)].append(result)
-                print(f"round {r + 1} {size}px {labels[impl]}: "
-                      f"{result['images_per_second']:.1f} img/s, "
-                      f"{result['images_per_cpu_second']:.1f} img/cpu-s (repeats "
-                      f"{', '.join(f'{v:.0f}' for v in result['all'])}; load "
-                      f"{result['load_1min']:.1f}, cpu/wall {result['cpu_per_wall']})",
-                      flush=True)
+
+    def measure(size, impl, r):
+        if impl == "ganzoo":
+            result = run_worker("ganzoo", size, args, jit=jit)
+        else:
+            result = run_worker("torch", size, args, config=config,
+                                channels_last=impl == "torch_cl")
+        print(f"round {r} {size}px {labels[impl]}: "
+              f"{result['images_per_second']:.1f} img/s, "
+              f"{result['images_per_cpu_second']:.1f} img/cpu-s (repeats "
+              f"{', '.join(f'{v:.0f}' for v in result['all'])}; load "
+              f"{result['load_1min']:.1f}, cpu/wall {result['cpu_per_wall']})",
+              flush=True)
+        return result
+
+    runs = interleaved(args, IMPLS, measure)
     rows = []
     for size in args.sizes:
         row = {"image": f"{size}x{size}x{channels(size, args)}", "image_size": size}
@@ -458,20 +472,18 @@ def torch_alone(args):
         saved = json.load(f)
     config = saved["config"]
     config["model"]["width"], config["train"]["batch_size"] = args.width, args.batch
-    runs = {}
-    names = list(TORCH_IMPLS)
-    for r in range(args.rounds):
-        shift = r % len(names)
-        for size in args.sizes:
-            for impl in names[shift:] + names[:shift]:
-                channels_last, precision = TORCH_IMPLS[impl]
-                result = run_worker("torch", size, args, config=config,
-                                    channels_last=channels_last, mixed_precision=precision)
-                runs.setdefault((size, impl), []).append(result)
-                # torch_alone_from_log reads these lines back (LOG_LINE).
-                print(f"round {r + 1} {size}px {TORCH_LABELS[impl]} on {result['device']}: "
-                      f"{result['images_per_second']:.0f} img/s (repeats "
-                      f"{', '.join(f'{v:.0f}' for v in result['all'])})", flush=True)
+
+    def measure(size, impl, r):
+        channels_last, precision = TORCH_IMPLS[impl]
+        result = run_worker("torch", size, args, config=config,
+                            channels_last=channels_last, mixed_precision=precision)
+        # torch_alone_from_log reads these lines back (LOG_LINE).
+        print(f"round {r} {size}px {TORCH_LABELS[impl]} on {result['device']}: "
+              f"{result['images_per_second']:.0f} img/s (repeats "
+              f"{', '.join(f'{v:.0f}' for v in result['all'])})", flush=True)
+        return result
+
+    runs = interleaved(args, TORCH_IMPLS, measure)
     first = next(iter(runs.values()))[0]
     return torch_alone_payload(runs, args, saved, first.get("gpu"), {
         k: first.get(k) for k in ("cudnn_allow_tf32", "matmul_allow_tf32")})
@@ -642,17 +654,16 @@ def precision_runs(args):
     """ganzoo's default path in each `train.mixed_precision` mode, interleaved rounds."""
     modes = args.mixed_precision
     jit, reason = default_path(args)
-    runs = {(size, mode): [] for size in args.sizes for mode in modes}
-    for r in range(args.rounds):
-        order = modes[r % len(modes):] + modes[:r % len(modes)]
-        for size in args.sizes:
-            for mode in order:
-                result = run_worker("ganzoo", size, args, jit=jit, mixed_precision=mode)
-                runs[(size, mode)].append(result)
-                print(f"round {r + 1} {size}px mixed_precision={mode}: "
-                      f"{result['images_per_second']:.1f} img/s, "
-                      f"{result['images_per_cpu_second']:.1f} img/cpu-s (load "
-                      f"{result['load_1min']:.1f}, cpu/wall {result['cpu_per_wall']})", flush=True)
+
+    def measure(size, mode, r):
+        result = run_worker("ganzoo", size, args, jit=jit, mixed_precision=mode)
+        print(f"round {r} {size}px mixed_precision={mode}: "
+              f"{result['images_per_second']:.1f} img/s, "
+              f"{result['images_per_cpu_second']:.1f} img/cpu-s (load "
+              f"{result['load_1min']:.1f}, cpu/wall {result['cpu_per_wall']})", flush=True)
+        return result
+
+    runs = interleaved(args, modes, measure)
     rows = []
     for (size, mode), results in runs.items():
         rates = [m["images_per_second"] for m in results]
