@@ -470,8 +470,9 @@ def torch_alone(args):
     """Interleaved rounds of the twin alone (eager / channels_last x fp32 / bf16) on --device."""
     with open(REFERENCE) as f:
         saved = json.load(f)
-    config = saved["config"]
-    config["model"]["width"], config["train"]["batch_size"] = args.width, args.batch
+    config = saved["config"]  # a copy with --width/--batch; `saved` keeps what its GFLOPs count
+    config = dict(config, model=dict(config["model"], width=args.width),
+                  train=dict(config["train"], batch_size=args.batch))
 
     def measure(size, impl, r):
         channels_last, precision = TORCH_IMPLS[impl]
