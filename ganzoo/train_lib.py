@@ -322,8 +322,8 @@ def cpu_has_avx512():
 def fast_path(strategy, task=None, config=None):
     """`(jit_compile, reason)`: the default of `train.jit_compile` here, and why.
 
-    Per kind of device. GPUs: XLA, not measured with ganzoo (the one GPU
-    machine lent had no TensorFlow); there the batch-64 DCGAN step of the
+    Per kind of device. GPUs: XLA, not measured with ganzoo (the GPU
+    machines lent had no TensorFlow); there the batch-64 DCGAN step of the
     PyTorch twin was bound by per-kernel overhead, not arithmetic (6.7 ms at
     28 px, 10.4 ms at 64 px for 14x the work; tools/results/gpu_check), which
     is what XLA's fusion removes. Measured on CPUs: with
