@@ -34,6 +34,7 @@ table can be built in pieces:
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -63,16 +64,24 @@ SSGAN_VARIANTS = {
 
 
 # ------------------------------------------------------------------ scoring
-def score(fake):
-    """fmnist-FID, KID, precision/recall and class coverage of `fake` vs the test split."""
-    import numpy as np
-
+@functools.lru_cache(maxsize=1)
+def _test_features():
+    """`(extractor, its outputs on the test split, number of test images)`, once per process."""
     from ganzoo import data, metrics
 
     extractor = metrics.FashionMNISTClassifierExtractor()
     test, _ = data.load("fashion_mnist", "test")
     real = test.batch(NUM_SAMPLES).get_single_element()[0].numpy()
-    real_out = metrics.compute_features(extractor, real)
+    return extractor, metrics.compute_features(extractor, real), len(real)
+
+
+def score(fake):
+    """fmnist-FID, KID, precision/recall and class coverage of `fake` vs the test split."""
+    import numpy as np
+
+    from ganzoo import metrics
+
+    extractor, real_out, num_real = _test_features()
     fake_out = metrics.compute_features(extractor, np.asarray(fake, np.float32))
     kid, kid_std = metrics.kid_from_features(real_out["features"], fake_out["features"], seed=0)
     precision, recall = metrics.precision_recall(real_out["features"], fake_out["features"])
@@ -82,7 +91,7 @@ def score(fake):
         "kid": float(kid), "kid_std": float(kid_std),
         "precision": float(precision), "recall": float(recall),
         "classes_covered": int(np.sum(counts >= COVERED_SHARE * len(fake))),
-        "class_counts": counts.tolist(), "num_fake": int(len(fake)), "num_real": int(len(real)),
+        "class_counts": counts.tolist(), "num_fake": int(len(fake)), "num_real": int(num_real),
         "extractor": extractor.name, "extractor_sha256": extractor.weights_checksum,
     }
 

@@ -31,10 +31,12 @@ import time
 import numpy as np
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, TOOLS)
+import fashion_mnist_table as table  # noqa: E402  (imports no TensorFlow: the GPU machine has none)
+
 ROOT = os.path.dirname(TOOLS)
 RESULTS = os.path.join(TOOLS, "results", "gpu_check")
-FAMILIES = ("dcgan", "wgan_gp")
-NUM_SAMPLES = 10_000  # as tools/fashion_mnist_table.py
+FAMILIES = table.TWINS
 TIMINGS = "twin_fashion_mnist.json"
 
 
@@ -65,8 +67,6 @@ def resolved_configs(families):
 def train(folder, out, families, device, seeds, steps=None):
     """Trains each family's twin per seed (its config's steps unless `steps`); samples, times."""
     import torch
-
-    sys.path.insert(0, TOOLS)
     from reference import twin
 
     with open(os.path.join(folder, "configs.json")) as f:
@@ -80,7 +80,7 @@ def train(folder, out, families, device, seeds, steps=None):
     for family, seed in ((f, s) for s in seeds for f in families):
         start = time.perf_counter()
         result = twin.train(images, configs[family], steps=steps, seed=seed, device=device)
-        samples = result.generate(NUM_SAMPLES, seed=0)
+        samples = result.generate(table.NUM_SAMPLES, seed=0)
         runs[f"{family}_s{seed}"] = {
             "family": family, "framework": "pytorch", "device": device, "gpu": gpu,
             "torch": torch.__version__, "steps": result.steps, "seed": seed,
@@ -98,9 +98,6 @@ def train(folder, out, families, device, seeds, steps=None):
 
 def score(folders):
     """Scores the samples in `folders`; writes fashion_mnist_twin.{json,md} beside the CPU rows."""
-    sys.path.insert(0, TOOLS)
-    import fashion_mnist_table as table
-
     runs = {}
     for folder in folders:
         with open(os.path.join(folder, TIMINGS)) as f:
@@ -118,9 +115,6 @@ def score(folders):
 
 def write_markdown():
     """fashion_mnist_twin.md from its JSON and the CPU table's current rows."""
-    sys.path.insert(0, TOOLS)
-    import fashion_mnist_table as table
-
     with open(os.path.join(RESULTS, "fashion_mnist_twin.json")) as f:
         runs = json.load(f)["gpu_runs"]
     cpu = table.read_results(os.path.join(TOOLS, "results", "fashion_mnist.json"))
@@ -130,9 +124,6 @@ def write_markdown():
 
 def render(runs, cpu_runs):
     """The GPU rows beside the same config's rows in tools/results/fashion_mnist.json."""
-    sys.path.insert(0, TOOLS)
-    import fashion_mnist_table as table
-
     lines = [
         "# The PyTorch twins on Fashion-MNIST on a GPU", "",
         "Protocol: tools/twin_gpu_fashion_mnist.py; configs/<family>_fashion_mnist.yaml "
