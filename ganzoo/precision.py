@@ -12,6 +12,8 @@ gradients do not flush to zero. `train.mixed_precision` picks one of `MODES`:
            optimizers (`keras.optimizers.LossScaleOptimizer`, added by
            `GAN.compile`): a step whose gradients are not finite is skipped and
            the scale halved; the scale doubles after 2,000 good steps.
+    auto   (the default) the measured choice for this family on this device:
+           `train_lib.default_precision`, recorded with its reason in run.json.
 
 The networks are built under `policy_scope`, which restores the previous global
 policy afterwards, so one run does not change the next one in the same process.
@@ -33,14 +35,23 @@ from ganzoo.errors import ConfigError
 
 # train.mixed_precision value -> Keras dtype policy.
 MODES = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+# train.mixed_precision's default: resolved per run to one of `MODES`.
+AUTO = "auto"
 
 
-def check_mode(mode, key="train.mixed_precision"):
-    """Returns `mode` if it is one of `MODES`; raises `ConfigError` naming them otherwise."""
-    if mode not in MODES:
+def check_mode(mode, key="train.mixed_precision", allow_auto=False):
+    """Returns `mode` if it is one of `MODES` (or `AUTO` with `allow_auto`).
+
+    Raises:
+        ConfigError: naming the allowed values.
+    """
+    allowed = [*MODES, AUTO] if allow_auto else list(MODES)
+    if mode not in allowed:
         raise ConfigError(
-            f"Config key {key!r} is {mode!r}; choose one of {', '.join(MODES)} (bf16 needs "
-            "no loss scaling; fp16 scales the loss dynamically).")
+            f"Config key {key!r} is {mode!r}; choose one of {', '.join(allowed)} (bf16 needs "
+            "no loss scaling; fp16 scales the loss dynamically"
+            + ("; auto picks the measured one for the model family and device)."
+               if allow_auto else ")."))
     return mode
 
 

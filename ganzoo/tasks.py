@@ -84,6 +84,17 @@ class Task:
         """
         return True
 
+    def bf16_on_cpu(self, config):
+        """Whether bf16 is this family's default (`train.mixed_precision: auto`) on a
+        CPU with bf16 instructions.
+
+        `train_lib.default_precision` asks it. Return True only for a family
+        whose Fashion-MNIST config was measured both faster in bf16 and as good
+        (fmnist-FID over 3 seeds at the config's full steps,
+        tools/results/precision.md). Defaults to False (float32).
+        """
+        return False
+
     def data_requirements(self, config):
         """What a run of this family needs from its data (`validation.Requirements`).
 

@@ -39,7 +39,8 @@ flags.DEFINE_integer("num_cpu_devices", None, "Logical CPU devices for --strateg
 flags.DEFINE_bool("jit_compile", None,
                   "XLA-compile the train step (default: the measured fast path).")
 flags.DEFINE_string("mixed_precision", None,
-                    "off, bf16 or fp16 (fp16 with dynamic loss scaling); default off.")
+                    "off, bf16, fp16 (with dynamic loss scaling) or auto (default: the "
+                    "measured choice for the model and device, recorded in run.json).")
 flags.DEFINE_bool("deterministic", None, "TF op determinism: bit-identical reruns.")
 flags.DEFINE_string("init_from", None,
                     "Start a new run from a preset (ganzoo.list_presets()) or run directory: "

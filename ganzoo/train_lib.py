@@ -157,6 +157,9 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     jit, jit_reason = fast_path(strategy, task, config)
     if t.jit_compile is not None:
         jit, jit_reason = t.jit_compile, "set by train.jit_compile"
+    mode, mode_reason = default_precision(strategy, task, config)
+    if t.mixed_precision != precision.AUTO:
+        mode, mode_reason = t.mixed_precision, "set by train.mixed_precision"
     ckpt_dir = os.path.join(model_dir, "checkpoints")
     # Resumed runs too: tf.data's shuffle order depends on the global seed.
     keras.utils.set_random_seed(t.seed)
@@ -164,10 +167,11 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         gan, resumed, corrupt = run_dir.load_latest(run_dir.list_checkpoints(ckpt_dir), jit)
         if resumed:
             print(f"Resuming from {resumed} (step {int(gan.g_optimizer.iterations.numpy())})")
+            mode, mode_reason = _resumed_precision(gan, t.mixed_precision, model_dir)
         else:
             keras.utils.set_random_seed(t.seed)
             # Layers keep the policy (checkpoints load with it); the global one is restored.
-            with precision.policy_scope(t.mixed_precision):
+            with precision.policy_scope(mode):
                 gan = build_model(config, spec)
             if t.init_from:
                 step = finetune.initialize_from(gan, t.init_from)
@@ -187,8 +191,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         run_dir.remove_temporary_files(ckpt_dir)
         _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()),
                          speed={"jit_compile": bool(jit), "jit_compile_reason": jit_reason,
-                                "mixed_precision": t.mixed_precision,
-                                "mixed_precision_reason": _precision_reason(t)})
+                                "mixed_precision": mode,
+                                "mixed_precision_reason": mode_reason})
         writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
         guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
         checkpoint = run_dir.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints,
@@ -307,16 +311,28 @@ def _check_init_from(init_from, model_dir):
             "needs its own new run directory (the source is never modified).")
 
 
-def cpu_has_avx512():
-    """Whether this CPU has AVX-512 (Linux `/proc/cpuinfo`; None where unknown)."""
+def _cpu_flags():
+    """This CPU's feature flags (Linux `/proc/cpuinfo`; None where unknown)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("flags"):
-                    return "avx512f" in line.split()
+                    return set(line.split(":", 1)[1].split())
     except OSError:
         pass
     return None
+
+
+def cpu_has_avx512():
+    """Whether this CPU has AVX-512 (Linux `/proc/cpuinfo`; None where unknown)."""
+    flags = _cpu_flags()
+    return None if flags is None else "avx512f" in flags
+
+
+def cpu_has_bf16():
+    """Whether this CPU multiplies bfloat16 natively (AVX512_BF16 or AMX; None where unknown)."""
+    flags = _cpu_flags()
+    return None if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def fast_path(strategy, task=None, config=None):
@@ -353,6 +369,35 @@ def fast_path(strategy, task=None, config=None):
                       "AVX2-only CPU (tools/results/step_rate.md)")
     return False, ("CPU with oneDNN on and AVX-512: graph mode beat XLA, whose CPU code does "
                    "not use oneDNN (tools/benchmark.py, --grid)")
+
+
+def default_precision(strategy, task=None, config=None):
+    """`(mode, reason)`: what `train.mixed_precision: auto` means for this run here.
+
+    bf16 only where it was measured to be faster without costing quality: a
+    CPU that multiplies bf16 natively (oneDNN's bf16 matmul ran 787 against
+    float32's 471 GFLOP/s on the AVX-512 bf16 EPYC), one replica, and a family
+    whose `Task.bf16_on_cpu(config)` says its Fashion-MNIST config trained
+    faster in bf16 to the same fmnist-FID over 3 seeds (tools/results/
+    precision.md, step_rate.md). float32 everywhere else: on GPUs ganzoo has
+    not been measured (the GPU machines lent had no TensorFlow); without bf16
+    instructions oneDNN emulates it.
+    `train_lib.run` records the mode and this reason in run.json (`"speed"`).
+    """
+    if tf.config.list_physical_devices("GPU"):
+        return "off", ("a GPU: float32, since bf16 and fp16 have not been measured with ganzoo "
+                       "on a GPU (tools/results/gpu_check)")
+    if not cpu_has_bf16():
+        return "off", "a CPU without bf16 instructions (AVX512_BF16 or AMX): float32"
+    if strategy.num_replicas_in_sync > 1:
+        return "off", "several replicas: bf16 was measured with one; float32"
+    if task is None or not task.bf16_on_cpu(config):
+        name = config.model.name if config is not None else "this model"
+        return "off", (f"a CPU with bf16, but {name} has not been measured faster at the same "
+                       "quality in bf16 (tools/results/precision.md): float32")
+    return "bf16", (f"a CPU with bf16: {config.model.name}'s Fashion-MNIST config trained faster "
+                    "in bf16 to the same fmnist-FID over 3 seeds (tools/results/precision.md, "
+                    "step_rate.md)")
 
 
 def set_steps_from_epochs(config, epochs):
@@ -401,12 +446,16 @@ def finish_run(gan, model_dir, seed=0):
     export.export_generator(gan, os.path.join(model_dir, "saved_model", "1"), overwrite=True)
 
 
-def _precision_reason(train):
-    if train.mixed_precision != "off":
-        return "set by train.mixed_precision"
-    return ("float32 by default: bf16 trained the Fashion-MNIST DCGAN 1.22x faster on a CPU "
-            "with AVX-512 bf16 but scored a worse fmnist-FID on 3 of 3 seeds (659 vs 646; "
-            "tools/results/precision.md)")
+def _resumed_precision(gan, requested, model_dir):
+    """`(mode, reason)` of a resumed run: its checkpoint's layers keep the precision
+    they were built in; an explicit `requested` mode must be that one."""
+    mode = precision.mode_of(gan.generator, gan.discriminator)
+    if requested not in (precision.AUTO, mode):
+        raise config_lib.ConfigError(
+            f"The run in {model_dir} trains with train.mixed_precision={mode!r} (its "
+            f"checkpoint's layers compute in it), not {requested!r}; resume it with "
+            f"--mixed_precision={mode} or auto, or start a new --model_dir.")
+    return mode, "resumed: the checkpoint's layers keep the precision the run started in"
 
 
 def _prepare_run_dir(config, model_dir, write=True, resumed_step=0, speed=None):
@@ -425,6 +474,9 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0, speed=None):
         changed = sorted(
             k for k in set(previous) | set(current)
             if previous.get(k) != current.get(k) and k not in _RESUMABLE_KEYS
+            # `auto` is resolved against the checkpoint (`_resumed_precision`).
+            and not (k == "train.mixed_precision"
+                     and precision.AUTO in (previous.get(k), current.get(k)))
         )
         if changed:
             details = "; ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in changed)

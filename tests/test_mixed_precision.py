@@ -21,7 +21,9 @@ rounding from a skipped step (error 1), a doubled gradient (error 1) or a loss
 scale that was not divided out (error ~ scale).
 """
 
+import json
 import os
+import types
 
 import keras
 import numpy as np
@@ -32,7 +34,7 @@ from absl import logging
 from gan_test_utils import build_tiny, tiny_batch
 
 import ganzoo
-from ganzoo import precision, train_lib
+from ganzoo import precision, tasks, train_lib
 from ganzoo import train as train_cli
 from ganzoo.config import ConfigError
 
@@ -286,3 +288,49 @@ def test_bf16_run_records_the_policy_checkpoints_and_resumes(tmp_path):
     assert precision.mode_of(result["model"].discriminator) == "bf16"
     assert result["model"].generate(3).dtype == np.float32
     assert ganzoo.load_gan(run_dir).g_optimizer.iterations.numpy() == 4
+
+
+def test_auto_picks_bf16_where_measured_and_a_resumed_run_keeps_its_precision(
+        tmp_path, monkeypatch):
+    """`auto` (the default) is bf16 only for a measured family on a CPU with bf16; a
+    resumed run keeps the precision its checkpoint was built in."""
+    one = tf.distribute.get_strategy()
+    config = train_lib.resolve_config("dcgan", overrides=TINY + ["train.steps=2"])
+    assert config.train.mixed_precision == "auto"
+    dcgan = tasks.get_task("dcgan")
+    for bf16, expected in ((True, "bf16"), (False, "off"), (None, "off")):
+        monkeypatch.setattr(train_lib, "cpu_has_bf16", lambda bf16=bf16: bf16)
+        assert train_lib.default_precision(one, dcgan, config)[0] == expected, bf16
+    monkeypatch.setattr(train_lib, "cpu_has_bf16", lambda: True)
+    two = types.SimpleNamespace(num_replicas_in_sync=2)
+    assert train_lib.default_precision(two, dcgan, config)[0] == "off"
+    # A family not measured in bf16 stays float32, and says so.
+    wgan_gp = train_lib.resolve_config("wgan_gp")
+    mode, reason = train_lib.default_precision(one, tasks.get_task("wgan_gp"), wgan_gp)
+    assert mode == "off" and "wgan_gp has not been measured" in reason
+
+    run_dir = str(tmp_path / "run")
+    result = train_lib.run(config, run_dir, verbose=0)
+    assert precision.mode_of(result["model"].generator, result["model"].discriminator) == "bf16"
+    with open(os.path.join(run_dir, "run.json")) as f:
+        speed = json.load(f)["speed"]
+    assert speed["mixed_precision"] == "bf16" and "fmnist-FID" in speed["mixed_precision_reason"]
+    before = {p: os.path.getmtime(os.path.join(run_dir, p)) for p in os.listdir(run_dir)}
+    with pytest.raises(ConfigError, match=r"'bf16'.*--mixed_precision=bf16 or auto"):
+        train_lib.run(train_lib.resolve_config(
+            "dcgan", overrides=TINY + ["train.steps=3", "train.mixed_precision=off"]), run_dir)
+    assert before == {p: os.path.getmtime(os.path.join(run_dir, p)) for p in os.listdir(run_dir)}
+
+    # A run started in float32 (every run before `auto` existed) resumes in float32.
+    old_dir = str(tmp_path / "old")
+    train_lib.run(train_lib.resolve_config(
+        "dcgan", overrides=TINY + ["train.steps=2", "train.mixed_precision=off"]), old_dir,
+        verbose=0)
+    result = train_lib.run(train_lib.resolve_config(
+        "dcgan", overrides=TINY + ["train.steps=3"]), old_dir, verbose=0)
+    assert result["steps"] == 3
+    assert precision.mode_of(result["model"].generator, result["model"].discriminator) == "off"
+    with open(os.path.join(old_dir, "run.json")) as f:
+        speed = json.load(f)["speed"]
+    assert speed["mixed_precision"] == "off"
+    assert speed["mixed_precision_reason"].startswith("resumed")

@@ -16,6 +16,7 @@ import ganzoo.models.base
 from ganzoo import tasks, train_lib
 from ganzoo.config import ConfigError
 from ganzoo.models.conditional import ConditionalTask
+from ganzoo.models.dcgan import DCGANTask
 from ganzoo.models.infogan import InfoGANTask
 from ganzoo.models.semi_supervised import SemiSupervisedTask
 from ganzoo.models.vanilla import VanillaTask
@@ -32,7 +33,8 @@ def test_every_family_runs_as_a_task_and_no_model_keeps_run_hooks():
         assert task is not tasks.get_task(name)  # one per run: callbacks keep run state
         assert not RUN_HOOKS & set(dir(get_model(name))), name
     expected = {"vanilla": VanillaTask, "cgan": ConditionalTask, "acgan": ConditionalTask,
-                "infogan": InfoGANTask, "ssgan": SemiSupervisedTask, "dcgan": tasks.Task}
+                "infogan": InfoGANTask, "ssgan": SemiSupervisedTask, "dcgan": DCGANTask,
+                "wgan_gp": tasks.Task}
     assert {name: type(tasks.get_task(name)) for name in expected} == expected
 
 

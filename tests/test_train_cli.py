@@ -81,11 +81,16 @@ def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
         record = json.load(f)
     assert record["resumed_from_step"] == 3
     assert result["steps"] == 4
-    # The fast-path choice and its reason (TINY sets jit_compile; float32 by default).
+    # The fast-path choice and its reason (TINY sets jit_compile); the precision is
+    # `auto`'s choice on this CPU, kept on resume (test_mixed_precision.py).
     speed = record["speed"]
     assert speed["jit_compile"] is False
     assert speed["jit_compile_reason"] == "set by train.jit_compile"
-    assert speed["mixed_precision"] == "off" and "bf16" in speed["mixed_precision_reason"]
+    config = train_lib.resolve_config("dcgan", overrides=overrides)
+    mode, _ = train_lib.default_precision(tf.distribute.get_strategy(),
+                                          tasks.get_task("dcgan"), config)
+    assert speed["mixed_precision"] == mode
+    assert speed["mixed_precision_reason"].startswith("resumed")
     # Left to the default, a CPU with oneDNN on takes graph mode with AVX-512
     # and XLA without it (tools/results/step_rate.md); multi-replica CPU runs
     # never take XLA.

@@ -6,7 +6,8 @@ update per step, a fixed in-memory batch so no input pipeline is timed):
 
 - ganzoo's default path, `gan.fit` as a run uses it: oneDNN on, XLA where
   `train_lib.fast_path` picks it for a dcgan run on this CPU (on CPUs without
-  AVX-512), graph mode elsewhere; with a batch-end callback, as every
+  AVX-512), graph mode elsewhere, in the precision `train_lib.default_precision`
+  picks (bf16 on a CPU with bf16 instructions); with a batch-end callback, as every
   `train_lib.run` has its divergence guard (Keras then runs callbacks in the
   loop rather than on a thread pool);
 - PyTorch eager (`tools/reference`, the twin `check_parity.py` verifies);
@@ -315,14 +316,17 @@ def _child_cpu():
 
 
 def default_path(args):
-    """`(jit_compile, reason)` of a `dcgan` run here: `train_lib.fast_path`'s choice."""
+    """`(jit_compile, reason, mixed_precision, reason)` of a `dcgan` run here:
+    `train_lib.fast_path`'s and `train_lib.default_precision`'s choices."""
     import tensorflow as tf
 
     from ganzoo import tasks, train_lib
 
     config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
                                                   "train.batch_size": args.batch})
-    return train_lib.fast_path(tf.distribute.get_strategy(), tasks.get_task("dcgan"), config)
+    one, task = tf.distribute.get_strategy(), tasks.get_task("dcgan")
+    return (*train_lib.fast_path(one, task, config),
+            *train_lib.default_precision(one, task, config))
 
 
 def ganzoo_label(section):
@@ -330,7 +334,10 @@ def ganzoo_label(section):
     mode = section.get("ganzoo_jit_compile")
     if mode is None:  # sections written before the default depended on the CPU
         return LABELS["ganzoo"]
-    return "ganzoo default (XLA)" if mode else "ganzoo default (graph, oneDNN)"
+    path = "XLA" if mode else "graph, oneDNN"
+    if section.get("ganzoo_mixed_precision", "off") != "off":
+        path += f", {section['ganzoo_mixed_precision']}"
+    return f"ganzoo default ({path})"
 
 
 def step_gflop_per_image(size, args):
@@ -408,15 +415,17 @@ def side_by_side(args):
     """Interleaved rounds of ganzoo's default path / PyTorch eager / channels_last."""
     from ganzoo import train_lib
 
-    jit, reason = default_path(args)
-    print(f"ganzoo's default path here: {'XLA' if jit else 'graph mode'} ({reason})", flush=True)
+    jit, reason, mode, mode_reason = default_path(args)
+    print(f"ganzoo's default path here: {'XLA' if jit else 'graph mode'} ({reason}); "
+          f"mixed_precision {mode} ({mode_reason})", flush=True)
     config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
                                                   "train.batch_size": args.batch}).to_dict()
-    labels = dict(LABELS, ganzoo=ganzoo_label({"ganzoo_jit_compile": jit}))
+    labels = dict(LABELS, ganzoo=ganzoo_label({"ganzoo_jit_compile": jit,
+                                               "ganzoo_mixed_precision": mode}))
 
     def measure(size, impl, r):
         if impl == "ganzoo":
-            result = run_worker("ganzoo", size, args, jit=jit)
+            result = run_worker("ganzoo", size, args, jit=jit, mixed_precision=mode)
         else:
             result = run_worker("torch", size, args, config=config,
                                 channels_last=impl == "torch_cl")
@@ -450,7 +459,8 @@ def side_by_side(args):
                 "threads in both frameworks (TensorFlow's default is one per logical core; "
                 "PyTorch is set to match).")
     return {"protocol": protocol, "threads": args.threads, "cores": os.cpu_count(), "rows": rows,
-            "ganzoo_jit_compile": jit, "ganzoo_default_reason": reason}
+            "ganzoo_jit_compile": jit, "ganzoo_default_reason": reason,
+            "ganzoo_mixed_precision": mode, "ganzoo_mixed_precision_reason": mode_reason}
 
 
 def reference_payload(width=64, batch=64, sizes=(16, 28, 32, 64)):
@@ -583,8 +593,13 @@ def side_by_side_table(section):
     rule = "|---" * (len(IMPLS) + 3) + "|"
     lines = ["Images per second (wall clock):", "", head, rule]
     if section.get("ganzoo_default_reason"):
-        lines = [f"ganzoo's default path on this CPU (`train_lib.fast_path`): "
-                 f"{section['ganzoo_default_reason']}.", ""] + lines
+        head_lines = [f"ganzoo's default path on this CPU (`train_lib.fast_path`): "
+                      f"{section['ganzoo_default_reason']}."]
+        if section.get("ganzoo_mixed_precision_reason"):
+            head_lines.append(f"Its precision (`train_lib.default_precision`): "
+                              f"{section['ganzoo_mixed_precision']}, "
+                              f"{section['ganzoo_mixed_precision_reason']}.")
+        lines = [" ".join(head_lines), ""] + lines
     for row in rows:
         cells = [f"{row[i]['median']:.0f} ({row[i]['min']:.0f}-{row[i]['max']:.0f})"
                  for i in IMPLS]
@@ -654,7 +669,7 @@ def grid(args):
 def precision_runs(args):
     """ganzoo's default path in each `train.mixed_precision` mode, interleaved rounds."""
     modes = args.mixed_precision
-    jit, reason = default_path(args)
+    jit, reason, _, _ = default_path(args)
 
     def measure(size, mode, r):
         result = run_worker("ganzoo", size, args, jit=jit, mixed_precision=mode)
@@ -749,6 +764,8 @@ def write_results(section=None, payload=None, meta=None):
         kind = name.split(" @ ")[0]
         if "_threads" in kind and not alone:
             title += f", {kind.split('_')[-2]} thread(s)" + (" per framework" if side else "")
+        if side and s.get("ganzoo_mixed_precision", "off") != "off":
+            title += f", ganzoo's default path in {s['ganzoo_mixed_precision']}"
         m = s.get("meta") or {}
         machine_line = (f"Machine: {m['gpu']}; PyTorch {m.get('torch', '?')}; {m.get('date')}."
                         if m.get("gpu") else None)
@@ -850,6 +867,8 @@ def main():
         payload, section, table = grid(args), "grid", grid_table
     else:
         payload, section, table = side_by_side(args), "side_by_side", side_by_side_table
+        if payload["ganzoo_mixed_precision"] != "off":  # float32 sections are kept beside it
+            section += f"_{payload['ganzoo_mixed_precision']}"
     if args.threads != os.cpu_count():
         section += f"_{args.threads}_threads"
     # One section per kind of CPU: a new host adds its own table.

@@ -10,8 +10,15 @@ judged on several seeds before its step count or thresholds change:
   p > 0.5, and the rarest digit's share; wgan_gp also its gradient penalty.
 - `infogan` (tests/test_control_e2e.py): the categorical code's matched
   accuracy and Q's accuracy on the real test split.
+- `dcgan_fashion_mnist` (tests/test_fashion_mnist_e2e.py: the Fashion-MNIST
+  config at width 32): fmnist-FID and the classes covered by 10,000 samples,
+  scored as tools/fashion_mnist_table.py scores.
+
+`--mixed_precision` sets `train.mixed_precision` (default: the config's,
+`auto`); each row records the precision the run trained in.
 
     python tools/e2e_steps.py --kind dcgan --steps 500 --seeds 0,1,2
+    python tools/e2e_steps.py --kind dcgan_fashion_mnist --steps 1000 --mixed_precision off
 
 Prints one JSON line per run and appends it to tools/results/e2e_steps.json.
 """
@@ -28,23 +35,35 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import machine  # noqa: E402
 
-CONFIGS = {"dcgan": "dcgan_digits", "wgan_gp": "wgan_gp_digits", "infogan": "infogan_digits"}
+CONFIGS = {"dcgan": "dcgan_digits", "wgan_gp": "wgan_gp_digits", "infogan": "infogan_digits",
+           "dcgan_fashion_mnist": "dcgan_fashion_mnist"}
+# kind -> the test's overrides of its config.
+TEST_OVERRIDES = {"dcgan_fashion_mnist": ["model.width=32"]}
 RESULTS = os.path.join(ROOT, "tools", "results", "e2e_steps.json")
 
 
-def measure(kind, steps, seed):
+def measure(kind, steps, seed, mixed_precision=None):
     import numpy as np
     from test_dcgan_e2e import independent_digits_classifier
 
-    from ganzoo import train_lib
+    from ganzoo import precision, train_lib
 
     config = train_lib.resolve_config(
         config_file=os.path.join(ROOT, "configs", f"{CONFIGS[kind]}.yaml"),
-        overrides=[f"train.steps={steps}", f"train.seed={seed}"])
+        overrides=[f"train.steps={steps}", f"train.seed={seed}", *TEST_OVERRIDES.get(kind, []),
+                   *([f"train.mixed_precision={mixed_precision}"] if mixed_precision else [])])
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         result = train_lib.run(config, os.path.join(tmp, "run"), verbose=0)
-    out = {"kind": kind, "steps": steps, "seed": seed, "seconds": round(time.time() - start, 1)}
+    gan = result["model"]
+    out = {"kind": kind, "steps": steps, "seed": seed, "seconds": round(time.time() - start, 1),
+           # `auto` by default: bf16 for dcgan on a CPU with bf16 (train_lib.default_precision).
+           "mixed_precision": precision.mode_of(gan.generator, gan.discriminator)}
+    if kind == "dcgan_fashion_mnist":
+        import fashion_mnist_table
+
+        scores = fashion_mnist_table.score(gan.generate(fashion_mnist_table.NUM_SAMPLES, seed=0))
+        return {**out, **{k: scores[k] for k in ("fid", "classes_covered", "class_counts")}}
     if kind == "infogan":
         report = result["report"]
         return {**out, "code_accuracy": report["code_accuracy"],
@@ -65,15 +84,19 @@ def main(argv=None):
     parser.add_argument("--kind", choices=sorted(CONFIGS), required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--mixed_precision", choices=("off", "bf16", "auto"))
     parser.add_argument("--worker_seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker_seed is not None:
-        print("RESULT " + json.dumps(measure(args.kind, args.steps, args.worker_seed)))
+        print("RESULT " + json.dumps(measure(args.kind, args.steps, args.worker_seed,
+                                             args.mixed_precision)))
         return
     import subprocess
     for seed in (int(s) for s in args.seeds.split(",")):
         proc = subprocess.run([sys.executable, os.path.abspath(__file__), f"--kind={args.kind}",
-                               f"--steps={args.steps}", f"--worker_seed={seed}"],
+                               f"--steps={args.steps}", f"--worker_seed={seed}",
+                               *([f"--mixed_precision={args.mixed_precision}"]
+                                 if args.mixed_precision else [])],
                               capture_output=True, text=True, check=True,
                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
         row = {**json.loads(proc.stdout.split("RESULT ", 1)[1]), "cpu": machine.describe()}

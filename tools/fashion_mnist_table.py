@@ -21,6 +21,11 @@ Wall time: `train s` is the training loop (ganzoo: the `fit` calls, with their
 callbacks; PyTorch: its loop), `total s` adds set-up, the end-of-run export and
 report. Images/s counts real images consumed by the training loop.
 
+ganzoo runs in float32 (`train.mixed_precision=off`, before a job's own
+overrides), as the twins do, so rows compare across hosts: bf16, the default
+(`auto`) for some families on CPUs with bf16, is measured against these rows
+by `tools/precision_table.py`. Each run records the precision it trained in.
+
 Each run is its own process (one TensorFlow or PyTorch at a time, 2 threads).
 Writes `tools/results/fashion_mnist.{json,md}`; reruns add to the JSON, so the
 table can be built in pieces:
@@ -117,11 +122,12 @@ def loop_timer():
 
 
 def run_ganzoo(job):
-    from ganzoo import train_lib
+    from ganzoo import precision, train_lib
 
     family = job["family"]
     config_file = os.path.join(ROOT, "configs", f"{job['config']}_fashion_mnist.yaml")
-    overrides = [f"train.seed={job['seed']}", *job.get("overrides", [])]
+    overrides = [f"train.seed={job['seed']}", "train.mixed_precision=off",
+                 *job.get("overrides", [])]
     if job.get("steps"):
         overrides.append(f"train.steps={job['steps']}")
     config = train_lib.resolve_config(config_file=config_file, overrides=overrides)
@@ -138,6 +144,7 @@ def run_ganzoo(job):
     total = time.perf_counter() - start
     gan = result["model"]
     out = {"steps": result["steps"], "train_seconds": timer.seconds, "total_seconds": total,
+           "mixed_precision": precision.mode_of(gan.generator, gan.discriminator),
            "images_per_second": timer.steps * per_step / max(timer.seconds, 1e-9),
            "report": result.get("report") or {}, "model_dir": model_dir}
     if family != "ssgan":
@@ -338,7 +345,8 @@ def render(results):
         f"Classes covered: predicted for >= {COVERED_SHARE:.0%} of samples. Mean ± std over "
         "seeds. `train s`: training loop; `total s`: with set-up, export and report; times "
         "over the fairly timed seeds only (a run marked `\"timed\": false` in the JSON shared "
-        "its machine).",
+        "its machine). ganzoo in float32 (`train.mixed_precision=off`), as its twins; bf16 "
+        "beside these rows in tools/results/precision.md.",
         "",
         "| family | framework | steps | seeds | fmnist-FID | KID | precision | recall | "
         "classes | family measure | train s | total s | img/s |",

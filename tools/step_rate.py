@@ -1,4 +1,4 @@
-"""Training-step time of shipped configs, graph mode against XLA, on this host.
+"""Training-step time of shipped configs: graph mode against XLA and bf16, on this host.
 
 `train_lib.run` on each config with sample grids and checkpoints out of reach,
 a Keras callback timing consecutive blocks of `--block` steps after the first
@@ -7,7 +7,10 @@ and the end of the run). Each measurement runs in its own process, one at a
 time, so run it on an idle machine.
 
     python tools/step_rate.py --configs dcgan_fashion_mnist,wgan_gp_fashion_mnist \
-        --steps 150 --block 50
+        --steps 150 --block 50 --modes graph,xla,bf16
+
+Modes: `graph` (float32, `train.jit_compile=false`), `xla` (float32,
+`train.jit_compile=true`), `bf16` (graph mode, `train.mixed_precision=bf16`).
 
 Writes `tools/results/step_rate.{json,md}` (rows of the same host, config and
 mode are replaced; other hosts' rows are kept).
@@ -29,7 +32,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "tools", "results", "step_rate.json")
 
 
-def measure(config_name, steps, block, jit_compile):
+# mode -> config overrides.
+MODES = {
+    "graph": ["train.jit_compile=false", "train.mixed_precision=off"],
+    "xla": ["train.jit_compile=true", "train.mixed_precision=off"],
+    "bf16": ["train.jit_compile=false", "train.mixed_precision=bf16"],
+}
+
+
+def mode_of(row):
+    """A row's mode (rows written before bf16 was measured have only `jit_compile`)."""
+    return row.get("mode") or ("xla" if row["jit_compile"] else "graph")
+
+
+def measure(config_name, steps, block, mode):
     """Runs the config in this process; returns the block times and the total."""
     import keras
 
@@ -54,8 +70,7 @@ def measure(config_name, steps, block, jit_compile):
     config = train_lib.resolve_config(
         config_file=os.path.join(ROOT, "configs", f"{config_name}.yaml"),
         overrides=[f"train.steps={steps}", f"train.sample_every={steps + 1}",
-                   f"train.checkpoint_every={steps + 1}",
-                   f"train.jit_compile={str(jit_compile).lower()}"])
+                   f"train.checkpoint_every={steps + 1}", *MODES[mode]])
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         train_lib.run(config, os.path.join(tmp, "run"), verbose=0, extra_callbacks=[blocks])
@@ -63,30 +78,40 @@ def measure(config_name, steps, block, jit_compile):
 
 
 def render(rows):
-    lines = ["# Step time: graph mode against XLA, per host", "",
+    lines = ["# Step time: graph mode against XLA and bf16, per host", "",
              "`python tools/step_rate.py`: each shipped config for a few blocks of steps, sample "
              "grids and checkpoints out of reach, one process per measurement, one at a time. "
-             "`s per step`: median over the timed blocks (the first block, with tracing and XLA "
-             "compilation, is not timed); `total s`: the whole run, compilation included.", ""]
-    hosts = sorted({r["cpu"] for r in rows})
-    for host in hosts:
-        lines += [f"## {host}", "", "| config | steps | graph s/step | XLA s/step | XLA speed-up "
-                  "| graph total s | XLA total s |", "|---|---|---|---|---|---|---|"]
+             "`s/step`: median over the timed blocks (the first block, with tracing and XLA "
+             "compilation, is not timed); `total s`: the whole run, compilation included. "
+             "graph and XLA compute in float32; bf16 is graph mode with "
+             "`train.mixed_precision=bf16`. Speed-ups divide graph's s/step.", ""]
+
+    def per_step(r):
+        return statistics.median(r["block_seconds"]) / r["block"] if r else None
+
+    for host in sorted({r["cpu"] for r in rows}):
         by_config = {}
         for r in rows:
             if r["cpu"] == host:
-                by_config.setdefault(r["config"], {})["xla" if r["jit_compile"] else "graph"] = r
+                by_config.setdefault(r["config"], {})[mode_of(r)] = r
+        shown = [m for m in MODES if any(m in modes for modes in by_config.values())]
+        others = [m for m in shown if m != "graph"]
+        header = (["config", "steps", "graph s/step"]
+                  + [f"{m.upper() if m == 'xla' else m} {c}" for m in others
+                     for c in ("s/step", "speed-up")]
+                  + [f"{'XLA' if m == 'xla' else m} total s" for m in shown])
+        lines += [f"## {host}", "", "| " + " | ".join(header) + " |",
+                  "|" + "---|" * len(header)]
         for name, modes in sorted(by_config.items()):
-            graph, xla = modes.get("graph"), modes.get("xla")
-
-            def per_step(r):
-                return statistics.median(r["block_seconds"]) / r["block"] if r else None
-
-            g, x = per_step(graph), per_step(xla)
-            lines.append(
-                f"| {name} | {(graph or xla)['steps']} | {g:.3f} | {x:.3f} | {g / x:.2f}x | "
-                f"{graph['total_seconds']:.0f} | {xla['total_seconds']:.0f} |"
-                if g and x else f"| {name} | - | {g} | {x} | - | - | - |")
+            graph = per_step(modes.get("graph"))
+            cells = [name, str(next(iter(modes.values()))["steps"]),
+                     f"{graph:.3f}" if graph else "-"]
+            for m in others:
+                t = per_step(modes.get(m))
+                cells += [f"{t:.3f}" if t else "-",
+                          f"{graph / t:.2f}x" if t and graph else "-"]
+            cells += [f"{modes[m]['total_seconds']:.0f}" if m in modes else "-" for m in shown]
+            lines.append("| " + " | ".join(cells) + " |")
         notes = sorted({r["note"] for r in rows if r["cpu"] == host and r.get("note")})
         lines += [""] + [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(lines) + "\n"
@@ -98,32 +123,39 @@ def main(argv=None):
                         "infogan_fashion_mnist,wgan_fashion_mnist,wgan_gp_fashion_mnist")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--block", type=int, default=50)
+    parser.add_argument("--modes", default="graph,xla",
+                        help=f"comma-separated, of {', '.join(MODES)}")
     parser.add_argument("--note", default="")
-    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "JIT"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "MODE"), help=argparse.SUPPRESS)
     parser.add_argument("--render", action="store_true", help="only rewrite the .md")
     args = parser.parse_args(argv)
     if args.worker:
-        result = measure(args.worker[0], args.steps, args.block, args.worker[1] == "true")
+        result = measure(args.worker[0], args.steps, args.block, args.worker[1])
         print("RESULT " + json.dumps(result))
         return
     rows = []
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
             rows = json.load(f)["rows"]
+    modes = args.modes.split(",")
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        parser.error(f"--modes: unknown {unknown}; choose from {', '.join(MODES)}")
     host = machine.describe()
     for name in ([] if args.render else args.configs.split(",")):
-        for jit in (False, True):
+        for mode in modes:
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
             proc = subprocess.run(
-                [sys.executable, os.path.abspath(__file__), "--worker", name, str(jit).lower(),
+                [sys.executable, os.path.abspath(__file__), "--worker", name, mode,
                  f"--steps={args.steps}", f"--block={args.block}"],
                 capture_output=True, text=True, env=env, check=True)
             result = json.loads(proc.stdout.split("RESULT ", 1)[1])
-            row = {"cpu": host, "config": name, "jit_compile": jit, "steps": args.steps,
+            row = {"cpu": host, "config": name, "mode": mode, "jit_compile": mode == "xla",
+                   "steps": args.steps,
                    "block": args.block, "note": args.note, **result}
             print(json.dumps(row), flush=True)
-            rows = [r for r in rows if (r["cpu"], r["config"], r["jit_compile"])
-                    != (host, name, jit)] + [row]
+            rows = [r for r in rows if (r["cpu"], r["config"], mode_of(r))
+                    != (host, name, mode)] + [row]
             with open(RESULTS, "w") as f:
                 json.dump({"rows": rows}, f, indent=1)
     with open(RESULTS[:-5] + ".md", "w") as f:
