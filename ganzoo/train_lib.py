@@ -380,13 +380,16 @@ def default_precision(strategy, task=None, config=None):
     whose `Task.bf16_on_cpu(config)` says its Fashion-MNIST config trained
     faster in bf16 to the same fmnist-FID over 3 seeds (tools/results/
     precision.md, step_rate.md). float32 everywhere else: on GPUs ganzoo has
-    not been measured (the GPU machines lent had no TensorFlow); without bf16
-    instructions oneDNN emulates it.
+    not been measured (the GPU machines lent had no TensorFlow), and the
+    PyTorch twin's DCGAN step was no faster under bf16 autocast on an H200
+    (27,735 vs 30,653 img/s at batch 256: bound by per-kernel overhead, which
+    the casts add to; tools/results/gpu_check); without bf16 instructions
+    oneDNN emulates it.
     `train_lib.run` records the mode and this reason in run.json (`"speed"`).
     """
     if tf.config.list_physical_devices("GPU"):
-        return "off", ("a GPU: float32, since bf16 and fp16 have not been measured with ganzoo "
-                       "on a GPU (tools/results/gpu_check)")
+        return "off", ("a GPU: float32; ganzoo is unmeasured on GPUs, and the PyTorch twin's "
+                       "step was no faster in bf16 autocast on an H200 (tools/results/gpu_check)")
     if not cpu_has_bf16():
         return "off", "a CPU without bf16 instructions (AVX512_BF16 or AMX): float32"
     if strategy.num_replicas_in_sync > 1:
