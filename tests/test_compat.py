@@ -159,3 +159,81 @@ def test_opening_a_missing_tfds_data_set_leaves_no_temp_dir(tmp_path, monkeypatc
         data.load("cifar10", "train", data_dir=str(tmp_path / "data"))
     assert _tfds_temp_dirs(tmp_path) == []
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ganzoo_tfds_")] == []
+
+
+def _op_types(layer, x, training=True):
+    graph = tf.function(lambda x: layer(x, training=training)).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_keras_batch_norm_still_trains_without_the_fused_kernel():
+    """What `compat.FusedBatchNormalization` works around: Keras 3's batch norm
+    computes its training step op by op (Keras 2 had `fused=True`)."""
+    x = tf.zeros((4, 3, 3, 8))
+    layer = keras.layers.BatchNormalization()
+    layer.build(x.shape)
+    assert not any(op.startswith("FusedBatchNorm") for op in _op_types(layer, x))
+    ours = compat.FusedBatchNormalization()
+    ours.build(x.shape)
+    assert "FusedBatchNormV3" in _op_types(ours, x)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("shape", [(8, 5, 5, 6), (16, 7)])
+def test_fused_batch_norm_trains_like_keras_batch_norm(policy, shape):
+    """Outputs, gradients (input, gamma, beta) and both moving statistics match
+    Keras' layer over two training steps; inference is Keras' own path."""
+    rng = np.random.default_rng(0)
+    layers = [cls(momentum=0.9, epsilon=1e-5, synchronized=True, dtype=policy)
+              for cls in (keras.layers.BatchNormalization, compat.FusedBatchNormalization)]
+    for layer in layers:
+        layer.build(shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, shape[-1]))
+        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
+    tol = 1e-5 if policy == "float32" else 1e-2
+    for _ in range(2):
+        x = tf.constant(rng.normal(2.0, 3.0, shape), tf.float32)
+        results = []
+        for layer in layers:
+            @tf.function
+            def train(x, layer=layer):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    y = layer(x, training=True)
+                    loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.cos(x))
+                return y, tape.gradient(loss, [x, layer.gamma, layer.beta])
+            y, grads = train(x)
+            assert y.dtype == layer.compute_dtype
+            results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+        for theirs, ours in zip(*results):
+            np.testing.assert_allclose(tf.cast(ours, tf.float32), tf.cast(theirs, tf.float32),
+                                       atol=tol, rtol=tol)
+    np.testing.assert_allclose(tf.cast(layers[1](x, training=False), tf.float32),
+                               tf.cast(layers[0](x, training=False), tf.float32),
+                               atol=tol, rtol=tol)
+
+
+def test_fused_batch_norm_takes_keras_path_where_it_cannot_fuse(mirrored_strategy, tmp_path):
+    x = tf.zeros((4, 3, 3, 2))
+    layer = compat.FusedBatchNormalization(synchronized=True)
+    layer.build(x.shape)
+    assert layer._fusable(x, True, None)
+    assert not layer._fusable(x, False, None)  # inference: exports are unchanged
+    assert not layer._fusable(x, True, tf.ones((4, 3, 3)))
+    assert "FusedBatchNormV3" not in _op_types(layer, x, training=False)
+    frozen = compat.FusedBatchNormalization(trainable=False)
+    frozen.build(x.shape)
+    assert not frozen._fusable(x, True, None)
+    # Batch statistics synchronised over 2 replicas: Keras' all-reduced moments.
+    fusable = mirrored_strategy.run(lambda: tf.constant(layer._fusable(x, True, None)))
+    assert not any(v.numpy() for v in mirrored_strategy.experimental_local_results(fusable))
+    local = compat.FusedBatchNormalization(synchronized=False)
+    local.build(x.shape)
+    fusable = mirrored_strategy.run(lambda: tf.constant(local._fusable(x, True, None)))
+    assert all(v.numpy() for v in mirrored_strategy.experimental_local_results(fusable))
+    # Saved and reloaded as itself.
+    inputs = keras.Input((3, 3, 2))
+    model = keras.Model(inputs, compat.FusedBatchNormalization()(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.layers[1]).__name__ == "FusedBatchNormalization"

@@ -81,8 +81,9 @@ def test_rollback_reloads_the_last_good_checkpoint_and_finishes(tmp_path):
 @pytest.mark.e2e
 def test_huge_learning_rate_exhausts_rollbacks_and_keeps_the_good_checkpoint(tmp_path):
     run = str(tmp_path / "run")
+    # 1e20: the fused batch norm keeps D finite at 1e10 (compat.FusedBatchNormalization).
     config = train_lib.resolve_config("dcgan", overrides=TINY + [
-        "train.steps=8", "train.d_optimizer.learning_rate=1e10", "train.guard.max_rollbacks=1"])
+        "train.steps=8", "train.d_optimizer.learning_rate=1e20", "train.guard.max_rollbacks=1"])
     with pytest.raises(DivergenceError, match=r"step 1: non-finite loss .*max_rollbacks") as e:
         train_lib.run(config, run, verbose=0)
     assert "ckpt-00000000.keras, is intact" in str(e.value)
@@ -96,7 +97,7 @@ def test_huge_learning_rate_exhausts_rollbacks_and_keeps_the_good_checkpoint(tmp
 def test_stop_mode_raises_with_the_fix(tmp_path):
     run = str(tmp_path / "run")
     config = train_lib.resolve_config("dcgan", overrides=TINY + [
-        "train.steps=8", "train.d_optimizer.learning_rate=1e10", "train.guard.mode=stop"])
+        "train.steps=8", "train.d_optimizer.learning_rate=1e20", "train.guard.mode=stop"])
     with pytest.raises(DivergenceError, match="train.guard.mode=stop.*learning_rate"):
         train_lib.run(config, run, verbose=0)
     assert not os.path.exists(os.path.join(run, "model.keras"))

@@ -52,7 +52,7 @@ def normalization(norm, sync_batch_norm=True, name=None):
     so N replicas train exactly like one device (documented in the README).
     """
     if norm == "batch":
-        return keras.layers.BatchNormalization(
+        return compat.FusedBatchNormalization(
             momentum=0.9, epsilon=1e-5, synchronized=sync_batch_norm, name=name
         )
     if norm == "layer":

@@ -59,7 +59,8 @@ def keras_to_torch(layer, weight):
 
 # Keras layer class -> the twin's module class.
 TWIN_CLASS = {"Dense": "Linear", "Conv2D": "Conv2d", "Conv2DTranspose": "ConvTranspose2d",
-              "BatchNormalization": "BatchNorm2d", "LayerNormalization": "ChannelLayerNorm",
+              "BatchNormalization": "BatchNorm2d", "FusedBatchNormalization": "BatchNorm2d",
+              "LayerNormalization": "ChannelLayerNorm",
               "ExactLayerNormalization": "ChannelLayerNorm", "ExactGroupNormalization": "GroupNorm",
               "GroupNormalization": "GroupNorm"}
 
