@@ -51,8 +51,10 @@ def render(runs):
              "Protocol: configs/<family>_fashion_mnist.yaml with `train.mixed_precision`, scored "
              "as in tools/results/fashion_mnist.md (fmnist-FID: the shipped classifier's "
              "features, **not comparable with Inception-FID**); float32 = that table's run of "
-             "the same config, steps and seed. `train s`: the training loop. `bf16, discriminator "
-             "float32`: bf16 with that network built in float32 (`--float32_network`).", "",
+             "the same config, steps and seed. `train s`: the training loop; float32's and the "
+             "speed-up only where that run was timed on the same kind of CPU. `bf16, "
+             "discriminator float32`: bf16 with that network built in float32 "
+             "(`--float32_network`).", "",
              "| family | mode | steps | seed | fmnist-FID | float32 FID | classes | "
              "train s | float32 train s | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
@@ -63,7 +65,8 @@ def render(runs):
             mode += f", {job['float32_network']} float32"
         ref = base.get((job["family"], run["steps"], job["seed"]))
         ref_fid = ref["fid"] if ref else None
-        ref_s = ref["train_seconds"] if ref and ref.get("timed", True) else None
+        same_cpu = ref and ref.get("machine", {}).get("cpu") == run.get("machine", {}).get("cpu")
+        ref_s = ref["train_seconds"] if same_cpu and ref.get("timed", True) else None
         speed = ref_s / run["train_seconds"] if ref_s and run.get("timed", True) else None
         groups.setdefault((job["family"], mode, run["steps"]), []).append(
             (run["fid"], ref_fid, speed))
