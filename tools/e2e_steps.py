@@ -10,8 +10,8 @@ judged on several seeds before its step count or thresholds change:
   p > 0.5, and the rarest digit's share; wgan_gp also its gradient penalty.
 - `infogan` (tests/test_control_e2e.py): the categorical code's matched
   accuracy and Q's accuracy on the real test split.
-- `cgan` (tests/test_control_e2e.py): requested-class accuracy by the run's
-  report (digits CNN) and by the pixel judge.
+- `cgan` and `acgan` (tests/test_control_e2e.py): requested-class accuracy by
+  the run's report (digits CNN) and by the pixel judge.
 - `dcgan_fashion_mnist` (tests/test_fashion_mnist_e2e.py: the Fashion-MNIST
   config at width 32): fmnist-FID and the classes covered by 10,000 samples,
   scored as tools/fashion_mnist_table.py scores.
@@ -38,7 +38,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import machine  # noqa: E402
 
 CONFIGS = {"dcgan": "dcgan_digits", "wgan_gp": "wgan_gp_digits", "infogan": "infogan_digits",
-           "dcgan_fashion_mnist": "dcgan_fashion_mnist", "cgan": "cgan_digits"}
+           "dcgan_fashion_mnist": "dcgan_fashion_mnist", "cgan": "cgan_digits",
+           "acgan": "acgan_digits"}
 # kind -> the test's overrides of its config.
 TEST_OVERRIDES = {"dcgan_fashion_mnist": ["model.width=32"]}
 RESULTS = os.path.join(ROOT, "tools", "results", "e2e_steps.json")
@@ -66,7 +67,7 @@ def measure(kind, steps, seed, mixed_precision=None):
 
         scores = fashion_mnist_table.score(gan.generate(fashion_mnist_table.NUM_SAMPLES, seed=0))
         return {**out, **{k: scores[k] for k in ("fid", "classes_covered", "class_counts")}}
-    if kind == "cgan":
+    if kind in ("cgan", "acgan"):
         from ganzoo.data.digits import digits_arrays
         from ganzoo.metrics import control
 
