@@ -304,7 +304,7 @@ def test_auto_picks_bf16_where_measured_and_a_resumed_run_keeps_its_precision(
     monkeypatch.setattr(train_lib, "cpu_has_bf16", lambda: True)
     two = types.SimpleNamespace(num_replicas_in_sync=2)
     assert train_lib.default_precision(two, dcgan, config)[0] == "off"
-    # cgan shares its task with acgan, whose step was slower in bf16: float32, and says so.
+    # cgan shares its task with acgan, worse in bf16 (precision.md): float32, and says so.
     assert train_lib.default_precision(one, tasks.get_task("cgan"),
                                        train_lib.resolve_config("cgan"))[0] == "bf16"
     acgan = train_lib.resolve_config("acgan")
