@@ -250,7 +250,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     Same arguments, weights, outputs and moving statistics as the Keras layer (to
     float rounding; the moving variance is the biased batch variance, as Keras
     keeps it). Only the training-mode call of a trainable layer over NHWC
-    (rank 4, last axis) or (batch, features) inputs is fused; inference, masks,
+    (rank 4, last axis) or (batch, features) inputs in float32, bf16 or float16
+    (the kernel's types) is fused; inference, masks,
     batch renormalisation and batch statistics synchronised over several replicas
     take Keras' path, so exports and `tf.distribute` runs are unchanged.
     """
@@ -259,8 +260,6 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if not self._fusable(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
         x = inputs
-        if x.dtype not in (tf.float32, tf.bfloat16, tf.float16):
-            x = tf.cast(x, tf.float32)
         channels = x.shape[-1]
         flat = len(x.shape) == 2
         if flat:  # (batch, features) as (batch, 1, 1, features)
@@ -288,7 +287,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         rank = len(inputs.shape)
         if (not training or isinstance(training, tf.Tensor) or not self.trainable
                 or mask is not None or self.renorm or keras.backend.backend() != "tensorflow"
-                or rank not in (2, 4) or self.axis not in (-1, rank - 1)):
+                or rank not in (2, 4) or self.axis not in (-1, rank - 1)
+                or inputs.dtype not in (tf.float32, tf.bfloat16, tf.float16)):
             return False
         if self.synchronized and tf.distribute.has_strategy():
             return tf.distribute.get_strategy().num_replicas_in_sync == 1

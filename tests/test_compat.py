@@ -220,6 +220,7 @@ def test_fused_batch_norm_takes_keras_path_where_it_cannot_fuse(mirrored_strateg
     assert layer._fusable(x, True, None)
     assert not layer._fusable(x, False, None)  # inference: exports are unchanged
     assert not layer._fusable(x, True, tf.ones((4, 3, 3)))
+    assert not layer._fusable(tf.zeros((4, 3, 3, 2), tf.float64), True, None)  # not a kernel type
     assert "FusedBatchNormV3" not in _op_types(layer, x, training=False)
     frozen = compat.FusedBatchNormalization(trainable=False)
     frozen.build(x.shape)

@@ -23,6 +23,7 @@ Not a test (CI has no torch); run by hand after changing a ganzoo builder:
 
     python tools/reference/check_parity.py            # every case
     python tools/reference/check_parity.py --quick    # 28 px only
+    python tools/reference/check_parity.py --float64  # both sides in float64
 """
 
 import argparse
@@ -33,6 +34,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The dtype of the check's inputs (`--float64` makes both frameworks compute in float64).
+FLOAT = np.float32
 
 # (model, image shape, config flags). Widths are ganzoo's defaults except the
 # resnet row, which is configs/wgan_gp_cifar10.yaml's model.
@@ -164,8 +168,8 @@ def check_case(model, shape, flags, batch):
     copy_weights(g_pairs + d_pairs)
 
     rng = np.random.default_rng(0)
-    z = rng.standard_normal((batch, config.model.latent_dim)).astype(np.float32)
-    x = rng.uniform(-1, 1, (batch * t.d_steps, *shape)).astype(np.float32)
+    z = rng.standard_normal((batch, config.model.latent_dim)).astype(FLOAT)
+    x = rng.uniform(-1, 1, (batch * t.d_steps, *shape)).astype(FLOAT)
     twin.generator.eval(), twin.discriminator.eval()
     with torch.no_grad():
         g_t = twin.generator(torch.from_numpy(z)).permute(0, 2, 3, 1).numpy()
@@ -181,8 +185,11 @@ def check_case(model, shape, flags, batch):
     noise = {"d": [gan._noise(batch, i) for i in range(k)], "g": gan._noise(batch, k)}
     if model == "wgan_gp":
         noise["alpha"] = [gan._uniform(batch, i + 100) for i in range(k)]
-    noise = {key: [torch.from_numpy(v.numpy()) for v in value] if isinstance(value, list)
-             else torch.from_numpy(value.numpy()) for key, value in noise.items()}
+    def to_torch(value):
+        return torch.from_numpy(value.numpy().astype(FLOAT))
+
+    noise = {key: [to_torch(v) for v in value] if isinstance(value, list) else to_torch(value)
+             for key, value in noise.items()}
     logs_k = {key: float(v) for key, v in gan.train_step((tf.constant(x), tf.zeros(
         [len(x)], tf.int32))).items()}
     logs_t = {key: float(v) for key, v in twin.train_step(
@@ -213,7 +220,7 @@ def gradient_diffs(gan, twin, model, x, z, d_pairs, g_pairs):
     import tensorflow as tf
     import torch
 
-    alpha = np.random.default_rng(1).uniform(size=len(x)).astype(np.float32)
+    alpha = np.random.default_rng(1).uniform(size=len(x)).astype(FLOAT)
     fake = gan.generator(z, training=True)
     batch = {"real": tf.constant(x), "fake": fake, "labels": tf.zeros([len(x)], tf.int32),
              "extras": {"interpolation": tf.constant(alpha)}}
@@ -274,7 +281,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="28 px cases only")
     parser.add_argument("--batch", type=int, default=16, help="batch of the step check")
+    parser.add_argument("--float64", action="store_true",
+                        help="build both frameworks' networks and inputs in float64, so that "
+                             "float32 round-off (a LeakyReLU pre-activation on the other side "
+                             "of 0) cannot move a gradient; ganzoo's losses and noise stay "
+                             "float32")
     args = parser.parse_args()
+    if args.float64:
+        import keras
+        import torch
+
+        global FLOAT
+        keras.config.set_floatx("float64")
+        torch.set_default_dtype(torch.float64)
+        FLOAT = np.float64
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     cases = [c for c in CASES if not args.quick or c[1][0] == 28]
     results = [check_case(*case, batch=args.batch) for case in cases]
