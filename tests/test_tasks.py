@@ -20,7 +20,7 @@ from ganzoo.models.dcgan import DCGANTask
 from ganzoo.models.infogan import InfoGANTask
 from ganzoo.models.semi_supervised import SemiSupervisedTask
 from ganzoo.models.vanilla import VanillaTask
-from ganzoo.models.wgan import WGANGPTask, WGANTask
+from ganzoo.models.wgan import CriticTask
 from ganzoo.registry import get_model, list_models
 
 RUN_HOOKS = {"make_pipeline", "extra_callbacks", "run_report", "data_requirements",
@@ -35,7 +35,7 @@ def test_every_family_runs_as_a_task_and_no_model_keeps_run_hooks():
         assert not RUN_HOOKS & set(dir(get_model(name))), name
     expected = {"vanilla": VanillaTask, "cgan": ConditionalTask, "acgan": ConditionalTask,
                 "infogan": InfoGANTask, "ssgan": SemiSupervisedTask, "dcgan": DCGANTask,
-                "wgan_gp": WGANGPTask, "wgan": WGANTask}
+                "wgan_gp": CriticTask, "wgan": CriticTask}
     assert {name: type(tasks.get_task(name)) for name in expected} == expected
 
 

@@ -48,14 +48,15 @@ class _CriticGAN(GAN):
         return logs
 
 
-class WGANTask(Task):
-    """Runs of WGAN (weight clipping): the plain task, with bf16 by default on CPUs that have it."""
+class CriticTask(Task):
+    """Runs of WGAN and WGAN-GP: the plain task, with bf16 by default on CPUs that have it."""
 
     def bf16_on_cpu(self, config):
-        # The Fashion-MNIST config at its 3,000 steps: fmnist-FID 650.8 +- 17.7 in bf16 vs
-        # 653.6 +- 10.4 in float32 over 3 seeds (paired -29.7, +24.3, -3.0); the step 1.24x
-        # faster, the loop 417-438 s on idle AVX-512 cores (tools/results/precision.md,
-        # step_rate.md).
+        # Measured on each family's Fashion-MNIST config over 3 seeds (tools/results/
+        # precision.md, step_rate.md): wgan at 3,000 steps fmnist-FID 650.8 +- 17.7 in bf16
+        # vs 653.6 +- 10.4 in float32 (paired -29.7, +24.3, -3.0), the step 1.35x faster;
+        # wgan_gp at 2,500 steps 575.3 +- 2.9 vs 573.3 +- 10.4 (paired -6.5, -1.8, +14.0),
+        # the penalty's norms in float32 (ganzoo.losses), the step 1.16x faster.
         return True
 
 
@@ -91,7 +92,7 @@ class WGAN(_CriticGAN):
     ...             g_optimizer=keras.optimizers.RMSprop(5e-5), loss="wasserstein")
     """
 
-    task = WGANTask
+    task = CriticTask
     default_overrides = {
         "model.architecture": "dcgan",
         "train.loss": "wasserstein",
@@ -113,17 +114,6 @@ class WGAN(_CriticGAN):
         c = self.clip_value
         for variable in self.discriminator.trainable_variables:
             variable.assign(tf.clip_by_value(variable, -c, c))
-
-
-class WGANGPTask(Task):
-    """Runs of WGAN-GP: the plain task, with bf16 by default on CPUs that have it."""
-
-    def bf16_on_cpu(self, config):
-        # The Fashion-MNIST config at its 2,500 steps: fmnist-FID 575.3 +- 2.9 in bf16 vs
-        # 573.3 +- 10.4 in float32 over 3 seeds (paired -6.5, -1.8, +14.0), the penalty's
-        # norms in float32 (ganzoo.losses); the step 1.22x faster (tools/results/
-        # precision.md, step_rate.md).
-        return True
 
 
 @register_model("wgan_gp")
@@ -162,7 +152,7 @@ class WGANGP(_CriticGAN):
     ...             loss="wasserstein")
     """
 
-    task = WGANGPTask
+    task = CriticTask
     default_overrides = {
         "model.architecture": "dcgan",
         "train.loss": "wasserstein",

@@ -35,9 +35,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# The dtype of the check's inputs (`--float64` makes both frameworks compute in float64).
-FLOAT = np.float32
-
 # (model, image shape, config flags). Widths are ganzoo's defaults except the
 # resnet row, which is configs/wgan_gp_cifar10.yaml's model.
 CASES = [
@@ -143,7 +140,7 @@ def weight_diffs(pairs, trainable=True):
                            for kl, w, t in pairs if w.trainable == trainable] or [np.zeros(1)])
 
 
-def check_case(model, shape, flags, batch):
+def check_case(model, shape, flags, batch, dtype=np.float32):
     import tensorflow as tf
     import torch
 
@@ -168,8 +165,8 @@ def check_case(model, shape, flags, batch):
     copy_weights(g_pairs + d_pairs)
 
     rng = np.random.default_rng(0)
-    z = rng.standard_normal((batch, config.model.latent_dim)).astype(FLOAT)
-    x = rng.uniform(-1, 1, (batch * t.d_steps, *shape)).astype(FLOAT)
+    z = rng.standard_normal((batch, config.model.latent_dim)).astype(dtype)
+    x = rng.uniform(-1, 1, (batch * t.d_steps, *shape)).astype(dtype)
     twin.generator.eval(), twin.discriminator.eval()
     with torch.no_grad():
         g_t = twin.generator(torch.from_numpy(z)).permute(0, 2, 3, 1).numpy()
@@ -186,7 +183,7 @@ def check_case(model, shape, flags, batch):
     if model == "wgan_gp":
         noise["alpha"] = [gan._uniform(batch, i + 100) for i in range(k)]
     def to_torch(value):
-        return torch.from_numpy(value.numpy().astype(FLOAT))
+        return torch.from_numpy(value.numpy().astype(dtype))
 
     noise = {key: [to_torch(v) for v in value] if isinstance(value, list) else to_torch(value)
              for key, value in noise.items()}
@@ -220,7 +217,7 @@ def gradient_diffs(gan, twin, model, x, z, d_pairs, g_pairs):
     import tensorflow as tf
     import torch
 
-    alpha = np.random.default_rng(1).uniform(size=len(x)).astype(FLOAT)
+    alpha = np.random.default_rng(1).uniform(size=len(x)).astype(x.dtype)
     fake = gan.generator(z, training=True)
     batch = {"real": tf.constant(x), "fake": fake, "labels": tf.zeros([len(x)], tf.int32),
              "extras": {"interpolation": tf.constant(alpha)}}
@@ -291,13 +288,12 @@ def main():
         import keras
         import torch
 
-        global FLOAT
         keras.config.set_floatx("float64")
         torch.set_default_dtype(torch.float64)
-        FLOAT = np.float64
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     cases = [c for c in CASES if not args.quick or c[1][0] == 28]
-    results = [check_case(*case, batch=args.batch) for case in cases]
+    dtype = np.float64 if args.float64 else np.float32
+    results = [check_case(*case, batch=args.batch, dtype=dtype) for case in cases]
     print("\n| case | layers | max |G diff| | max |D diff| | D / G gradients (rel.) | "
           "d_loss keras / torch | g_loss keras / torch | weights within 0.1 lr after step | ok |")
     print("|---|---|---|---|---|---|---|---|---|")
