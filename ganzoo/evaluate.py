@@ -41,7 +41,8 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
         model_dir: str. A ganzoo run directory.
         metrics: iterable of names from `fid`, `kid`, `is`, `pr` (precision and
             recall), `parzen` (Gaussian Parzen window on pixels, Goodfellow et al.
-            2014), `classes` (digits class histogram and its KL to the data).
+            2014), `classes` (the histogram of the domain classifier's classes,
+            digits or Fashion-MNIST, and its KL to the real data's frequencies).
         num_samples: int. Generated samples, and at most this many real ones.
         split: str. Real split to compare with (`test` is held out from training).
         extractor: `"auto"` (the data set's domain classifier if ganzoo ships one,

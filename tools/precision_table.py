@@ -10,6 +10,7 @@ machine.
 
     python tools/precision_table.py --seeds 0,1,2 --steps 2000
     python tools/precision_table.py --seeds 0 --float32_network discriminator
+    python tools/precision_table.py --family ssgan --steps 6000   # scores test error
 
 Writes `tools/results/precision.{json,md}`; reruns add to the JSON.
 """
@@ -25,24 +26,37 @@ import fashion_mnist_table as table  # noqa: E402
 RESULTS = os.path.join(table.RESULTS, "precision")
 
 
-def jobs_for(family, seeds, steps, mode, float32_network=None):
+def jobs_for(family, seeds, steps, mode, float32_network=None, ssgan_variant="ssgan_100"):
+    # The float32 row it is compared with: the family's own, or one of ssgan's label counts.
+    base = ssgan_variant if family == "ssgan" else family
+    overrides = [f"train.mixed_precision={mode}", *table.SSGAN_VARIANTS.get(base, [])]
     jobs = []
     for seed in seeds:
         if float32_network:  # e.g. dcgan_bf16_discriminator_float32
-            job = table.variant_job(family, f"{family}_{mode}_{float32_network}_float32", seed,
-                                    steps, [f"train.mixed_precision={mode}"])
+            job = table.variant_job(family, f"{base}_{mode}_{float32_network}_float32", seed,
+                                    steps, overrides)
             job["float32_network"] = float32_network
         else:
-            job = table.variant_job(family, f"{family}_{mode}", seed, steps,
-                                    [f"train.mixed_precision={mode}"])
+            job = table.variant_job(family, f"{base}_{mode}", seed, steps, overrides)
+        job["base_row"] = base
         jobs.append(job)
     return jobs
 
 
 def _float32_runs():
     runs = table.read_results(os.path.join(table.RESULTS, "fashion_mnist.json"))
-    return {(r["job"]["family"], r["steps"], r["job"]["seed"]): r for r in runs
-            if r["job"]["framework"] == "ganzoo" and r["job"]["row"] == r["job"]["family"]}
+    return {(r["job"]["row"], r["steps"], r["job"]["seed"]): r for r in runs
+            if r["job"]["framework"] == "ganzoo"}
+
+
+def _score(run):
+    """fmnist-FID, or for ssgan (which scores no samples) D's test error in percent."""
+    if run is None:
+        return None
+    if run["job"]["family"] == "ssgan":
+        error = (run.get("report") or {}).get("test_error")
+        return None if error is None else 100 * error
+    return run.get("fid")
 
 
 def render(runs):
@@ -54,8 +68,10 @@ def render(runs):
              "the same config, steps and seed. `train s`: the training loop; float32's and the "
              "speed-up only where that run was timed on the same kind of CPU. `bf16, "
              "discriminator float32`: bf16 with that network built in float32 "
-             "(`--float32_network`).", "",
-             "| family | mode | steps | seed | fmnist-FID | float32 FID | classes | "
+             "(`--float32_network`). `score`: fmnist-FID; ssgan rows (which score no "
+             "samples): the discriminator's error on the 10,000 test images, in percent "
+             "(`--ssgan_variant` picks the label count). Lower is better for both.", "",
+             "| family | mode | steps | seed | score | float32 score | classes | "
              "train s | float32 train s | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for run in sorted(runs, key=lambda r: (r["job"]["row"], r["steps"], r["job"]["seed"])):
@@ -63,16 +79,17 @@ def render(runs):
         mode = job["overrides"][0].split("=", 1)[1]
         if job.get("float32_network"):
             mode += f", {job['float32_network']} float32"
-        ref = base.get((job["family"], run["steps"], job["seed"]))
-        ref_fid = ref["fid"] if ref else None
+        ref = base.get((job.get("base_row", job["family"]), run["steps"], job["seed"]))
+        ref_fid = _score(ref)
         same_cpu = ref and ref.get("machine", {}).get("cpu") == run.get("machine", {}).get("cpu")
         ref_s = ref["train_seconds"] if same_cpu and ref.get("timed", True) else None
         speed = ref_s / run["train_seconds"] if ref_s and run.get("timed", True) else None
-        groups.setdefault((job["family"], mode, run["steps"]), []).append(
-            (run["fid"], ref_fid, speed))
+        groups.setdefault((job.get("base_row", job["family"]), mode, run["steps"]), []).append(
+            (_score(run), ref_fid, speed))
         lines.append(
-            f"| {job['family']} | {mode} | {run['steps']} | {job['seed']} | {run['fid']:.1f} | "
-            f"{'-' if ref_fid is None else f'{ref_fid:.1f}'} | {run['classes_covered']} | "
+            f"| {job.get('base_row', job['family'])} | {mode} | {run['steps']} | {job['seed']} | "
+            f"{_score(run):.1f} | "
+            f"{'-' if ref_fid is None else f'{ref_fid:.1f}'} | {run.get('classes_covered', '-')} | "
             f"{run['train_seconds']:.0f} | {'-' if ref_s is None else f'{ref_s:.0f}'} | "
             f"{'-' if speed is None else f'{speed:.2f}x'} |")
     lines += ["", "Means over seeds:", ""]
@@ -80,8 +97,9 @@ def render(runs):
         fids = [r[0] for r in rows]
         refs = [r[1] for r in rows if r[1] is not None]
         speeds = [r[2] for r in rows if r[2] is not None]
+        metric = "test error (%)" if family.startswith("ssgan") else "fmnist-FID"
         text = (f"- {family}, {mode}, {steps} steps, {len(fids)} seed(s): "
-                f"fmnist-FID {table._fmt(fids)}")
+                f"{metric} {table._fmt(fids)}")
         if refs:
             text += f" vs float32 {table._fmt(refs)} ({len(refs)} seed(s))"
         if speeds:
@@ -97,6 +115,9 @@ def main():
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--mode", default="bf16", choices=("bf16", "fp16"))
+    parser.add_argument("--ssgan_variant", default="ssgan_100",
+                        choices=[v for v in table.SSGAN_VARIANTS if not v.endswith("_supervised")],
+                        help="ssgan only: which label count's float32 row to compare with")
     parser.add_argument("--float32_network", choices=("generator", "discriminator"),
                         help="keep this network in float32 (which one's bf16 costs FID?)")
     parser.add_argument("--note", default="", help="A line about the machine's load.")
@@ -105,7 +126,7 @@ def main():
     runs = table.read_results(RESULTS + ".json")
     if not args.render:
         jobs = jobs_for(args.family, [int(s) for s in args.seeds.split(",")], args.steps,
-                        args.mode, args.float32_network)
+                        args.mode, args.float32_network, args.ssgan_variant)
         runs = table.run_jobs(jobs, runs, RESULTS + ".json", args.note, render)
     table.write_results(RESULTS + ".json", runs, render)
 
