@@ -12,6 +12,8 @@ judged on several seeds before its step count or thresholds change:
   accuracy and Q's accuracy on the real test split.
 - `cgan` and `acgan` (tests/test_control_e2e.py): requested-class accuracy by
   the run's report (digits CNN) and by the pixel judge.
+- `ssgan` (tests/test_ssgan_e2e.py): D's test error with 100 labels (label
+  subset 0) and that of the same D trained on the labels alone.
 - `dcgan_fashion_mnist` (tests/test_fashion_mnist_e2e.py: the Fashion-MNIST
   config at width 32): fmnist-FID and the classes covered by 10,000 samples,
   scored as tools/fashion_mnist_table.py scores.
@@ -39,25 +41,33 @@ import machine  # noqa: E402
 
 CONFIGS = {"dcgan": "dcgan_digits", "wgan_gp": "wgan_gp_digits", "infogan": "infogan_digits",
            "dcgan_fashion_mnist": "dcgan_fashion_mnist", "cgan": "cgan_digits",
-           "acgan": "acgan_digits"}
+           "acgan": "acgan_digits", "ssgan": "ssgan_digits"}
 # kind -> the test's overrides of its config.
-TEST_OVERRIDES = {"dcgan_fashion_mnist": ["model.width=32"]}
+TEST_OVERRIDES = {"dcgan_fashion_mnist": ["model.width=32"],
+                  "ssgan": ["model.options.label_seed=0"]}
 RESULTS = os.path.join(ROOT, "tools", "results", "e2e_steps.json")
+
+
+def _train(kind, steps, seed, mixed_precision, *overrides):
+    from ganzoo import train_lib
+
+    config = train_lib.resolve_config(
+        config_file=os.path.join(ROOT, "configs", f"{CONFIGS[kind]}.yaml"),
+        overrides=[f"train.steps={steps}", f"train.seed={seed}", *TEST_OVERRIDES.get(kind, []),
+                   *([f"train.mixed_precision={mixed_precision}"] if mixed_precision else []),
+                   *overrides])
+    with tempfile.TemporaryDirectory() as tmp:
+        return train_lib.run(config, os.path.join(tmp, "run"), verbose=0)
 
 
 def measure(kind, steps, seed, mixed_precision=None):
     import numpy as np
     from test_dcgan_e2e import independent_digits_classifier
 
-    from ganzoo import precision, train_lib
+    from ganzoo import precision
 
-    config = train_lib.resolve_config(
-        config_file=os.path.join(ROOT, "configs", f"{CONFIGS[kind]}.yaml"),
-        overrides=[f"train.steps={steps}", f"train.seed={seed}", *TEST_OVERRIDES.get(kind, []),
-                   *([f"train.mixed_precision={mixed_precision}"] if mixed_precision else [])])
     start = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = train_lib.run(config, os.path.join(tmp, "run"), verbose=0)
+    result = _train(kind, steps, seed, mixed_precision)
     gan = result["model"]
     out = {"kind": kind, "steps": steps, "seed": seed, "seconds": round(time.time() - start, 1),
            # `auto` by default: bf16 for dcgan on a CPU with bf16 (train_lib.default_precision).
@@ -75,6 +85,11 @@ def measure(kind, steps, seed, mixed_precision=None):
         return {**out, "class_accuracy": result["report"]["class_accuracy"],
                 "pixel_class_accuracy": control.conditional_class_accuracy(
                     gan, pixels)["class_accuracy"]}
+    if kind == "ssgan":
+        baseline = _train(kind, steps, seed, mixed_precision,
+                          "model.options.unsupervised_weight=0")
+        return {**out, "test_error": result["report"]["test_error"],
+                "baseline_test_error": baseline["report"]["test_error"]}
     if kind == "infogan":
         report = result["report"]
         return {**out, "code_accuracy": report["code_accuracy"],

@@ -59,6 +59,12 @@ def _score(run):
     return run.get("fid")
 
 
+def _late_error(run):
+    """ssgan: the mean test error (%) of the run's last 3 checkpoints, else None."""
+    history = ((run or {}).get("report") or {}).get("test_error_history") or []
+    return 100 * statistics.mean(e for _, e in history[-3:]) if len(history) >= 3 else None
+
+
 def render(runs):
     base = _float32_runs()
     lines = ["# bf16 vs float32 on Fashion-MNIST", "",
@@ -85,7 +91,7 @@ def render(runs):
         ref_s = ref["train_seconds"] if same_cpu and ref.get("timed", True) else None
         speed = ref_s / run["train_seconds"] if ref_s and run.get("timed", True) else None
         groups.setdefault((job.get("base_row", job["family"]), mode, run["steps"]), []).append(
-            (_score(run), ref_fid, speed))
+            (_score(run), ref_fid, speed, _late_error(run), _late_error(ref)))
         lines.append(
             f"| {job.get('base_row', job['family'])} | {mode} | {run['steps']} | {job['seed']} | "
             f"{_score(run):.1f} | "
@@ -102,6 +108,10 @@ def render(runs):
                 f"{metric} {table._fmt(fids)}")
         if refs:
             text += f" vs float32 {table._fmt(refs)} ({len(refs)} seed(s))"
+        late = [(r[3], r[4]) for r in rows if r[3] is not None and r[4] is not None]
+        if late:  # one checkpoint's test error is noisy: the last three's mean too
+            text += (f"; mean of the last 3 checkpoints' test errors "
+                     f"{table._fmt([a for a, _ in late])} vs {table._fmt([b for _, b in late])}")
         if speeds:
             text += f"; training loop {statistics.mean(speeds):.2f}x float32's speed"
         lines.append(text + ".")
