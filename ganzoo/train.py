@@ -84,6 +84,10 @@ def main(argv):
         if type(e).__module__.startswith(("tensorflow", "keras")):
             raise
         cli.fail(e)
+    if not result.get("chief", True):  # a multi-worker run's other workers write nothing
+        print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s (not the chief "
+              f"worker: the chief writes {model_dir})")
+        return
     print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s -> {model_dir}")
     print(f"  samples: {model_dir}/samples.png   model: {model_dir}/model.keras   "
           f"SavedModel: {model_dir}/saved_model/1")

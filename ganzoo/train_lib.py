@@ -119,7 +119,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
 
     Returns:
         dict with `model_dir`, `steps`, `metrics` (last logged values), `report`,
-        `seconds` and `model`.
+        `seconds`, `model` and `chief` (False on a multi-worker run's other workers,
+        which wrote only a scratch copy of the run directory, since removed).
 
     Raises:
         ConfigError: the config, or the data for this model family
@@ -238,7 +239,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         lock.release()
         distribute.remove_worker_dir(shared_dir, model_dir)
         return {"model_dir": shared_dir, "steps": step, "metrics": metrics, "report": report,
-                "seconds": time.time() - start, "model": gan}
+                "seconds": time.time() - start, "model": gan, "chief": model_dir == shared_dir}
 
 
 def fit_pipeline(task, dataset, spec, config, strategy, skip_batches=0):

@@ -260,6 +260,11 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(tmp_path):
     # Only the chief wrote here: one TensorBoard writer, no worker scratch left.
     assert len(list((run / "logs").glob("events.out.tfevents.*"))) == 1
     assert not [p for p in run.rglob("*") if "workertemp" in p.name]
+    # And says so: the other worker does not claim the run directory's files.
+    assert len(launch.find(r"Trained 4 steps in \d+s -> ")) == 1
+    assert len(launch.find(r"Trained 4 steps in \d+s \(not the chief worker")) == 1
+    # The launcher's per-worker thread count is part of the run's record (it moves the update).
+    assert "TF_NUM_INTRAOP_THREADS" in json.loads((run / "run.json").read_text())["env"]
 
 
 @pytest.mark.e2e
