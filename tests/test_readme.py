@@ -117,3 +117,28 @@ def test_quoted_tables_are_backed_row_by_row(header, source):
     rows = _readme_table(*header)
     source_rows = [r for _, rs in _tables((RESULTS / source).read_text()) for r in rs]
     assert [r for r in rows if not any(_covers(s, r) for s in source_rows)] == []
+
+
+def test_python_snippets_name_only_what_they_import_or_define():
+    """A snippet a user pastes must not stop at a NameError (one once used `ganzoo.`
+    after importing only `from ganzoo import presets`)."""
+    import ast
+    import builtins
+
+    snippets = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert len(snippets) >= 5
+    for snippet in snippets:
+        tree = ast.parse(snippet)  # and it parses
+        defined = set(dir(builtins))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                defined.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.arg):
+                defined.add(node.arg)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load)}
+        assert used <= defined, (sorted(used - defined), snippet.splitlines()[0])
