@@ -400,6 +400,9 @@ def validate(config: ExperimentConfig):
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"Config key {key!r} must be positive, got {value}.")
+    if t.batch_size * t.d_steps > 2**31 - 1:  # TF shapes are int32 in the pipeline
+        raise ConfigError(f"Config key 'train.batch_size' is {t.batch_size}: a step must draw "
+                          "fewer than 2**31 examples; batches of 16-256 are usual.")
     if not 0.0 <= t.label_smoothing < 1.0:
         raise ConfigError(
             f"Config key 'train.label_smoothing' must be in [0, 1), got {t.label_smoothing} "

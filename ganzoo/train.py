@@ -15,6 +15,7 @@ SIGINT: the run stopped after the current step and saved a checkpoint there, and
 the same command resumes it; 143 / 130 when a second signal killed it at once.
 """
 
+import errno
 import sys
 
 from absl import app, flags, logging
@@ -58,6 +59,7 @@ def main(argv):
     from ganzoo.config import ConfigError
 
     try:
+        _check_flags()
         config = train_lib.resolve_config(
             FLAGS.model, FLAGS.config, FLAGS.set, init_from=FLAGS.init_from,
             **{
@@ -84,6 +86,13 @@ def main(argv):
         if type(e).__module__.startswith(("tensorflow", "keras")):
             raise
         cli.fail(e)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Checkpoints are written to a temporary name and renamed, so the last one is whole.
+        cli.fail(f"No space left on the device while writing {e.filename or model_dir} "
+                 f"({e.strerror}). The run's last checkpoint is intact: free some space and "
+                 "rerun the same command to resume from it.")
     if not result.get("chief", True):  # a multi-worker run's other workers write nothing
         print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s (not the chief "
               f"worker: the chief writes {model_dir})")
@@ -91,6 +100,20 @@ def main(argv):
     print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s -> {model_dir}")
     print(f"  samples: {model_dir}/samples.png   model: {model_dir}/model.keras   "
           f"SavedModel: {model_dir}/saved_model/1")
+
+
+def _check_flags():
+    """Flags that contradict each other or are empty, before anything is read."""
+    from ganzoo.config import ConfigError
+
+    if FLAGS.steps is not None and FLAGS.epochs is not None:
+        raise ConfigError("--steps and --epochs both set the run's length; give one of them.")
+    if FLAGS.epochs is not None and FLAGS.epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {FLAGS.epochs}.")
+    for name in ("model_dir", "init_from", "config", "data_dir"):
+        if FLAGS[name].value is not None and not FLAGS[name].value.strip():
+            raise ConfigError(f"--{name} is empty (an unset shell variable?); give a path or "
+                              "leave the flag out.")
 
 
 def _slug(name):

@@ -39,6 +39,7 @@ from ganzoo import (
     files,
     finetune,
     loading,
+    losses,
     precision,
     preemption,
     preset_dirs,
@@ -85,7 +86,12 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
                                                 learning_rate_scale=1.0, deterministic=False)
             file_values.get("data", {}).pop("classes", None)
         flags = {**flags, "train.init_from": init_from}
-    name = model or file_values.get("model", {}).get("name") or "dcgan"
+    file_model = (file_values.get("model") or {}).get("name")
+    if model and file_model and model != file_model and not init_from:
+        raise config_lib.ConfigError(
+            f"--model={model}, but the config file {config_file} is for {file_model} (its "
+            f"model.name); drop --model to train {file_model}, or give a {model} config.")
+    name = model or file_model or "dcgan"
     if name not in list_models() and name in config_lib.list_configs():
         raise config_lib.ConfigError(
             f"Unknown model {name!r}: that is a shipped config's name; use --config={name}. "
@@ -103,9 +109,28 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
         if value is not None:
             config_lib.set_value(config, key, value)
     config_lib.validate(config)
+    _check_names(config.train)
     cls.check_config(config.model)  # the family's own rules (wgan_gp: no batch-norm critic)
     tasks.get_task(name).check_config(config)  # rules across sections (ssgan: even batch)
     return config
+
+
+def _check_names(t):
+    """Refuses an unknown loss or optimizer name, naming the key and the choices
+    (before a resumed run's config is compared, so a typo is not called a change)."""
+    if t.loss not in losses.list_losses():
+        raise config_lib.ConfigError(f"Config key 'train.loss' is {t.loss!r}; choose one of "
+                                     f"{', '.join(losses.list_losses())}.")
+    known = {name.lower(): name for name in dir(keras.optimizers)
+             if isinstance(getattr(keras.optimizers, name), type)
+             and issubclass(getattr(keras.optimizers, name), keras.optimizers.Optimizer)
+             and name not in ("Optimizer", "LossScaleOptimizer", "MultiOptimizer")}
+    for key, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
+        # A registered custom optimizer ("package>Name") is left to Keras.
+        if ">" not in opt.name and opt.name.lower() not in known:
+            raise config_lib.ConfigError(
+                f"Config key '{key}.name' is {opt.name!r}; choose one of "
+                f"{', '.join(sorted(known))} (any case).")
 
 
 def run(config, model_dir, verbose="auto", extra_callbacks=()):
@@ -462,6 +487,12 @@ def _resumed_precision(gan, requested, model_dir):
     return mode, "resumed: the checkpoint's layers keep the precision the run started in"
 
 
+def _has_state(model_dir):
+    """Whether a run directory holds trained weights (a checkpoint or model.keras)."""
+    return bool(run_dir.list_checkpoints(os.path.join(model_dir, "checkpoints"))
+                or files.exists(os.path.join(model_dir, "model.keras")))
+
+
 def _prepare_run_dir(config, model_dir, write=True, resumed_step=0, speed=None):
     """Checks that a resumed run's config is compatible and no live process holds
     the directory; with `write`, creates it and writes config.yaml and run.json."""
@@ -469,6 +500,15 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0, speed=None):
     if not write:
         run_dir.RunLock(model_dir).check()
     previous = loading.run_config_values(model_dir)
+    if previous is not None and not files.exists(os.path.join(model_dir, "run.json")):
+        raise config_lib.ConfigError(
+            f"{model_dir!r} holds a config.yaml but no ganzoo run (no run.json), and a run "
+            "writes its own config.yaml there. Pass that file as --config and choose another "
+            "--model_dir.")
+    if previous is not None and not _has_state(model_dir):
+        # A run that stopped before its first checkpoint has nothing to resume: a new
+        # config replaces its config.yaml (run.json keeps the earlier attempt).
+        previous = None
     if previous is not None:
         previous = config_lib.flatten(previous)
         current = config_lib.flatten(config.to_dict())

@@ -132,6 +132,21 @@ CLI_CASES = [
     ("NaN pixels", [], ["NaN"], _dataset([_OK, _OK * np.nan], [0, 1])),
     ("pixels not scaled", [], ["outside [-1, 1]", "127.5"], _dataset([_OK + 255.0], [0])),
     ("model_dir is a file", ["--model_dir={run}/config.yaml"], ["is a file, not a directory"]),
+    ("model_dir under a file", ["--model_dir={run}/config.yaml/sub"],
+     ["cannot be created", "config.yaml' is a file"]),
+    ("empty model_dir", ["--model_dir="], ["--model_dir is empty"]),
+    ("batch too large", ["--batch_size=3000000000"], ["train.batch_size", "2**31"]),
+    ("model and config disagree", ["--model=wgan", "--config=dcgan_digits"],
+     ["--model=wgan", "is for dcgan", "drop --model"]),
+    ("loss typo", ["--set", "train.loss=hingee"], ["train.loss", "'hingee'", "hinge"]),
+    ("optimizer typo", ["--set", "train.g_optimizer.name=adamm"],
+     ["train.g_optimizer.name", "'adamm'", "rmsprop"]),
+    ("steps and epochs", ["--steps=5", "--epochs=1"], ["--steps and --epochs"]),
+    ("zero epochs", ["--epochs=0"], ["--epochs must be at least 1"]),
+    ("data_dir for digits", ["--data_dir={root}"], ["'digits' reads no files",
+                                                    "--dataset=fashion_mnist"]),
+    ("data_dir for a folder", ["--dataset=folder:{images}/labeled", "--data_dir={root}"],
+     ["reads no files"]),
 ]
 
 
@@ -276,3 +291,44 @@ def test_saved_model_rejects_bad_requests(run):
         with pytest.raises(tf.errors.InvalidArgumentError) as error:
             signature(latent=latent)
         assert fragment in str(error.value), name
+
+
+def test_a_directory_holding_only_the_users_config_is_not_a_run(run, capsys):
+    """A config.yaml without run.json is the user's file, not a run to resume or overwrite."""
+    folder = os.path.join(run["root"], "mine")
+    os.makedirs(folder)
+    path = os.path.join(folder, "config.yaml")
+    with open(path, "w") as f:
+        f.write("model:\n  name: dcgan\n  width: 8\n")
+    before = snapshot(folder)
+    with pytest.raises(SystemExit) as info:
+        _main(["--config=" + path, *SETS], folder)
+    message = capsys.readouterr().err
+    assert info.value.code == 2 and "no ganzoo run" in message and "--config" in message
+    assert snapshot(folder) == before
+
+
+def test_a_run_that_stopped_before_its_first_checkpoint_takes_a_new_config(run):
+    """Nothing to resume, so a corrected config replaces it (before: the run directory
+    refused every config but the failed one until deleted by hand)."""
+    folder = os.path.join(run["root"], "failed_early")
+    os.makedirs(folder)
+    failed = train_lib.resolve_config("dcgan", overrides=TINY + ["train.batch_size=32"])
+    train_lib._prepare_run_dir(failed, folder)  # config.yaml and run.json, no checkpoint
+    fixed = train_lib.resolve_config("dcgan", overrides=TINY + ["train.steps=1"])
+    assert train_lib.run(fixed, folder, verbose=0)["steps"] == 1
+    assert len(json.load(open(os.path.join(folder, "run.json")))["history"]) == 2
+
+
+def test_a_full_disk_is_an_error_that_says_the_run_resumes(run, capsys, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "runs/x/checkpoints/ckpt.keras")
+
+    monkeypatch.setattr(train_lib, "run", full)
+    with pytest.raises(SystemExit) as info:
+        _main(SETS, os.path.join(run["root"], "full"))
+    message = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "No space left" in message and "ckpt.keras" in message and "resume" in message

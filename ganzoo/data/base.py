@@ -45,6 +45,20 @@ def register_dataset(name):
     return decorator
 
 
+def refuse_data_dir(name, data_dir):
+    """Raises ValueError when `data_dir` is given to a data set that reads no files.
+
+    A `--data_dir` that would be ignored usually means another data set was meant
+    (`--data_dir=DIR` without `--dataset=fashion_mnist` trained on the digits).
+    """
+    if data_dir:
+        raise ValueError(
+            f"Data set {name!r} reads no files, so --data_dir={data_dir} (data.data_dir) would "
+            "be ignored. Drop it, or name the data set that lives there: "
+            "--dataset=fashion_mnist or --dataset=mnist (IDX files), a TFDS name (prepared "
+            "TFDS data), or --dataset=folder:PATH (images).")
+
+
 def registered_loader(name):
     """The loader registered under `name`, or None."""
     return _LOADERS.get(name)

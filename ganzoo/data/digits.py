@@ -11,7 +11,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data.base import DataSpec, register_dataset
+from ganzoo.data.base import DataSpec, refuse_data_dir, register_dataset
 
 DEFAULT_SIZE = 16
 NUM_TEST = 360
@@ -49,7 +49,7 @@ def digits_arrays(split="train", image_size=DEFAULT_SIZE):
 @register_dataset("digits")
 def load_digits(split="train", image_size=None, data_dir=None):
     """Loads the embedded digits as `(image [S, S, 1], label)` pairs in [-1, 1]."""
-    del data_dir  # Always available: it ships with scikit-learn.
+    refuse_data_dir("digits", data_dir)  # embedded: it ships with scikit-learn
     size = image_size or DEFAULT_SIZE
     images, labels = digits_arrays(split, size)
     spec = DataSpec("digits", (size, size, 1), num_classes=10, num_examples=len(labels))

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from ganzoo.data.base import DataSpec, Source, with_source
+from ganzoo.data.base import DataSpec, Source, refuse_data_dir, with_source
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -97,7 +97,7 @@ def load_folder(path, split="train", image_size=None, data_dir=None, cache="auto
     >>> spec.shape  # doctest: +SKIP
     (64, 64, 3)
     """
-    del data_dir  # The folder path is the whole address of the data.
+    refuse_data_dir("folder:" + path, data_dir)  # the folder path is the whole address
     root = _check_root(path)
     split_dir = _split_dir(root, path, split)
     classes = _class_names(root, split_dir)

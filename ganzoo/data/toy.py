@@ -30,7 +30,7 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data.base import DataSpec, register_dataset
+from ganzoo.data.base import DataSpec, refuse_data_dir, register_dataset
 
 SPLIT_SIZES = {"train": 100_000, "test": 10_000}
 _SPLIT_SEEDS = {"train": 0, "test": 1}
@@ -107,9 +107,10 @@ def _load(name, split):
 def load_ring8(split="train", image_size=None, data_dir=None):
     """Loads `ring8` as `(point [2], mode index)` pairs; see the module docstring.
 
-    `image_size` and `data_dir` are ignored: the data is generated, not read.
+    `image_size` is ignored and `data_dir` refused: the data is generated, not read.
     """
-    del image_size, data_dir
+    del image_size
+    refuse_data_dir("ring8", data_dir)
     return _load("ring8", split)
 
 
@@ -117,7 +118,8 @@ def load_ring8(split="train", image_size=None, data_dir=None):
 def load_grid25(split="train", image_size=None, data_dir=None):
     """Loads `grid25` as `(point [2], mode index)` pairs; see the module docstring.
 
-    `image_size` and `data_dir` are ignored: the data is generated, not read.
+    `image_size` is ignored and `data_dir` refused: the data is generated, not read.
     """
-    del image_size, data_dir
+    del image_size
+    refuse_data_dir("grid25", data_dir)
     return _load("grid25", split)
