@@ -28,7 +28,9 @@ allocated, with INVALID_ARGUMENT naming the limit.
 
 `python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`
 exits 0 once the export is complete, and 2 for a bad flag, a missing run or an
-existing export (`error: ...` on stderr, see `ganzoo.cli`).
+existing export (`error: ...` on stderr, see `ganzoo.cli`), before anything is
+written. `--overwrite` replaces only a previous SavedModel export: never a file,
+a run directory (or one holding the `--model_dir`) or a folder of other files.
 """
 
 import logging
@@ -48,10 +50,15 @@ gfile = tf.io.gfile
 
 GENERATOR_SIGNATURES = ("serving_default", "generate_uint8", "generate_from_seed")
 DEFAULT_MAX_IMAGES_PER_REQUEST = 1024
+# What a SavedModel version directory holds; anything else is someone's data, never replaced.
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "fingerprint.pb",
+                                 "keras_metadata.pb", "variables", "assets", "assets.extra"})
+RUN_ENTRIES = frozenset({"config.yaml", "checkpoints", "run.json"})
+VERSION_FOLDER = "Export to a new version folder such as export/models/NAME/1 instead"
 
 
 def export_generator(gan, export_dir, overwrite=False, warmup=True,
-                     max_images_per_request=DEFAULT_MAX_IMAGES_PER_REQUEST):
+                     max_images_per_request=DEFAULT_MAX_IMAGES_PER_REQUEST, model_dir=None):
     """Writes `gan.inference_generator` (G or its moving average) as a SavedModel with serving
     signatures and warmup requests.
 
@@ -60,12 +67,16 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
         export_dir: str. Target directory, e.g. `export/models/dcgan/1`.
         overwrite: bool. Replace an existing export; otherwise an existing
             non-empty directory is an error (an export is never lost silently).
+            Even with it, only a previous SavedModel export is replaced: a file,
+            a training run, or a directory holding anything else is refused.
         warmup: bool. Write `assets.extra/tf_serving_warmup_requests` (one
             `PredictionLog` per signature) so TF Serving traces every
             signature before the first real request.
         max_images_per_request: int. The most images (`num_images`, or rows of a
             batched input) one request may ask for; more is refused in the graph.
             Defaults to 1,024.
+        model_dir: str or None. The run directory or `.keras` file `gan` was
+            loaded from: refused as `export_dir` or anywhere under it.
 
     Returns:
         The export directory.
@@ -75,11 +86,7 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
     >>> export_generator(gan, "export/models/dcgan_digits/1", max_images_per_request=256)
     """
     limit = _check_limit(max_images_per_request)
-    if gfile.isdir(export_dir) and gfile.listdir(export_dir) and not overwrite:
-        raise FileExistsError(
-            f"Export directory {export_dir!r} already exists; pick a new version number "
-            "or pass overwrite=True (--overwrite)."
-        )
+    export_dir = _check_export_dir(export_dir, overwrite, model_dir)
     functions = serving_functions(gan)
     archive = keras.export.ExportArchive()
     archive.track(gan.inference_generator)
@@ -101,6 +108,109 @@ def export_generator(gan, export_dir, overwrite=False, warmup=True,
             _write_warmup(gan, functions, tmp, os.path.basename(parent))
         files.remove(export_dir)
     return export_dir
+
+
+def _check_export_dir(export_dir, overwrite, model_dir):
+    """`export_dir` as a str, if an export may be written there; else why not, and what to do.
+
+    Checked before anything is written: replacing a directory deletes it, so only a
+    previous SavedModel export is ever replaced (with `overwrite`), never a run, a
+    file, or a folder of other files (`--export_dir=runs --overwrite` would have
+    deleted every run in `runs`).
+    """
+    export_dir = os.fspath(export_dir) if export_dir is not None else ""
+    if not export_dir.strip():
+        raise ValueError("export_dir (--export_dir) is empty; pass a TF Serving version "
+                         "folder such as export/models/NAME/1.")
+    target = files.abspath(export_dir).rstrip("/")
+    if not os.path.basename(target) or target.endswith(":"):
+        raise ValueError(f"export_dir (--export_dir) {export_dir!r} is a file system root; "
+                         "pass a TF Serving version folder such as export/models/NAME/1.")
+    if (model_dir and files.exists(model_dir)
+            and _is_within(files.abspath(model_dir).rstrip("/"), target)):
+        raise FileExistsError(
+            f"Export directory {export_dir!r} is or contains the model directory "
+            f"{model_dir!r}; refusing to replace it. {VERSION_FOLDER}.")
+    _check_parents(export_dir, target)
+    if not files.exists(target):
+        return export_dir
+    if not gfile.isdir(target):
+        raise FileExistsError(
+            f"Export directory {export_dir!r} is an existing file, not a directory; refusing "
+            f"to replace it. {VERSION_FOLDER}.")
+    entries = _entries(target)
+    if not entries:
+        return export_dir
+    run = sorted(RUN_ENTRIES & entries)
+    others = sorted(entries - SAVED_MODEL_ENTRIES)
+    if run or others or "saved_model.pb" not in entries:
+        what = (f"holds a training run ({', '.join(run)})" if run else
+                f"is not a SavedModel export (it holds {_some(others or sorted(entries))})")
+        raise FileExistsError(f"Export directory {export_dir!r} {what}; refusing to replace "
+                              f"it. {VERSION_FOLDER}.")
+    if not overwrite:
+        raise FileExistsError(
+            f"Export directory {export_dir!r} already exists; pick a new version number "
+            "or pass overwrite=True (--overwrite).")
+    return export_dir
+
+
+def _is_within(path, directory):
+    return path == directory or path.startswith(directory + "/")
+
+
+def _check_parents(export_dir, target):
+    """Refuses a target under an existing file (`makedirs` would fail after the export)."""
+    parent = os.path.dirname(target)
+    while parent and not files.exists(parent):
+        if os.path.dirname(parent) == parent:
+            return
+        parent = os.path.dirname(parent)
+    if parent and not gfile.isdir(parent):
+        raise FileExistsError(f"Export directory {export_dir!r} is under {parent!r}, which is "
+                              f"a file, not a directory. {VERSION_FOLDER}.")
+
+
+def _entries(directory):
+    """Names in `directory`; by glob elsewhere (`ram://` lists `1/` with the files of `10/`)."""
+    if files.is_local(directory):
+        return {n.rstrip("/") for n in gfile.listdir(directory)}
+    return {os.path.basename(p.rstrip("/")) for p in gfile.glob(directory + "/*")}
+
+
+def _some(names, count=5):
+    more = f" and {len(names) - count} more" if len(names) > count else ""
+    return ", ".join(names[:count]) + more
+
+
+def check_models_config(path):
+    """Refuses a `--models_config` path that cannot be written, before anything is exported.
+
+    Args:
+        path: str. The `model_config_list` file to write.
+
+    Returns:
+        `path`, if it is a file (or nothing yet) in an existing directory.
+    """
+    path = os.fspath(path) if path is not None else ""
+    if not path.strip():
+        raise ValueError("models_config (--models_config) is empty; pass a file such as "
+                         "export/models.config, or leave the flag out.")
+    if gfile.isdir(path):
+        raise ValueError(f"models_config {path!r} is a directory; pass a file in it, such as "
+                         f"{os.path.join(path.rstrip('/'), 'models.config')!r}.")
+    parent = os.path.dirname(files.abspath(path).rstrip("/"))
+    if parent and not gfile.isdir(parent):
+        raise FileNotFoundError(f"models_config {path!r}: the directory {parent!r} does not "
+                                "exist; create it first, or pass a file in an existing one.")
+    if files.isfile(path):  # rewritten in place: only if it is one already
+        with gfile.GFile(path, "rb") as f:
+            head = f.read(65536)
+        if b"model_config_list" not in head:
+            raise ValueError(f"models_config {path!r} exists and is not a TF Serving "
+                             "model_config_list file, so it is not replaced; pass a new file "
+                             "such as export/models.config.")
+    return path
 
 
 def _write_warmup(gan, functions, export_dir, model_name):
@@ -224,6 +334,7 @@ def write_models_config(path, models_root, base_path=None):
     Returns:
         The list of model names written.
     """
+    check_models_config(path)
     base_path = base_path or files.abspath(models_root)
     names = sorted(n.rstrip("/") for n in gfile.listdir(models_root)
                    if gfile.isdir(os.path.join(models_root, n)) and not n.startswith("."))
@@ -254,9 +365,12 @@ def main(argv):
     """`python -m ganzoo.export --model_dir RUN --export_dir export/models/NAME/VERSION`."""
     del argv  # `cli.parse_flags` refuses positional arguments
     try:
+        if FLAGS.models_config is not None:  # refused before the export, not after it
+            check_models_config(FLAGS.models_config)
         gan = load_gan(FLAGS.model_dir, compile=False)
         path = export_generator(gan, FLAGS.export_dir, overwrite=FLAGS.overwrite,
-                                max_images_per_request=FLAGS.max_images_per_request)
+                                max_images_per_request=FLAGS.max_images_per_request,
+                                model_dir=FLAGS.model_dir)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         cli.fail(e)
     print(f"Exported {type(gan).__name__} generator to {path} "

@@ -1,6 +1,7 @@
 """The exported generator SavedModel: same images, TF Serving signature."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tensorflow as tf
 from gan_test_utils import build_tiny, compile_tiny
 
 from ganzoo import export
+from ganzoo.loading import load_gan
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +102,107 @@ def test_export_without_tensorflow_serving_api_skips_only_the_warmup(exported, t
     latent = gan.sample_latent(2, seed=1)
     images = tf.saved_model.load(path).signatures["serving_default"](latent=tf.constant(latent))
     np.testing.assert_allclose(images["images"].numpy(), gan.generate(2, seed=1), atol=1e-6)
+
+
+@pytest.fixture
+def run_dir(exported, tmp_path):
+    """A run directory as `ganzoo.train` leaves it (model, checkpoint, config, run.json)."""
+    gan, _ = exported
+    run = tmp_path / "runs" / "run1"
+    (run / "checkpoints").mkdir(parents=True)
+    gan.save(run / "model.keras")
+    shutil.copy(run / "model.keras", run / "checkpoints" / "ckpt-00000001.keras")
+    (run / "config.yaml").write_text("model:\n  name: dcgan\n")
+    (run / "run.json").write_text("{}\n")
+    return run
+
+
+def _snapshot(directory):
+    return {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
+def test_export_never_replaces_a_run_or_a_folder_that_is_not_an_export(exported, run_dir):
+    gan, path = exported
+    before = _snapshot(run_dir.parent)
+    other = run_dir.parent.parent / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    # An export with the user's own file in it is not only an export.
+    shutil.copytree(path, other / "1")
+    (other / "1" / "notes.txt").write_text("mine too")
+    cases = [(run_dir, str(run_dir)), (run_dir.parent, str(run_dir)), (run_dir, None),
+             (run_dir.parent, None), (other, None), (other / "1", None)]
+    for target, model_dir in cases:
+        for overwrite in (False, True):
+            with pytest.raises(FileExistsError, match="refusing to replace it") as e:
+                export.export_generator(gan, str(target), overwrite=overwrite,
+                                        model_dir=model_dir)
+            assert "version folder" in str(e.value) and "overwrite" not in str(e.value)
+    assert _snapshot(run_dir.parent) == before
+    assert (other / "notes.txt").read_text() == "mine"
+    assert (other / "1" / "notes.txt").read_text() == "mine too"
+    assert not [p for p in run_dir.parent.parent.rglob(".tmp-*")]
+    reloaded = load_gan(str(run_dir), compile=False)
+    np.testing.assert_allclose(reloaded.generate(2, seed=1), gan.generate(2, seed=1), atol=1e-6)
+    # A previous export is still replaced, in a run directory too (as `ganzoo.train` does).
+    inside = run_dir / "saved_model" / "1"
+    export.export_generator(gan, str(inside), model_dir=str(run_dir))
+    assert export.export_generator(gan, str(inside), overwrite=True,
+                                   model_dir=str(run_dir)) == str(inside)
+    assert os.path.exists(inside / "saved_model.pb")
+
+
+def test_export_never_replaces_a_file(exported, tmp_path):
+    gan, _ = exported
+    target = tmp_path / "f.txt"
+    target.write_text("hi\n")
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match="is an existing file, not a directory"):
+            export.export_generator(gan, str(target), overwrite=overwrite)
+    with pytest.raises(FileExistsError, match="which is a file"):
+        export.export_generator(gan, str(target / "1"))
+    assert target.read_text() == "hi\n"
+    assert sorted(os.listdir(tmp_path)) == ["f.txt"]
+
+
+def test_export_refuses_an_empty_or_root_export_dir(exported):
+    gan, _ = exported
+    for bad in ("", " ", "/", "ram://"):
+        with pytest.raises(ValueError, match="export_dir .*version folder"):
+            export.export_generator(gan, bad, overwrite=True)
+
+
+def test_models_config_must_be_a_file_in_an_existing_folder(tmp_path):
+    for bad, message in [("", "is empty"), (str(tmp_path), "is a directory"),
+                         (str(tmp_path / "no" / "m.config"), "does not exist")]:
+        with pytest.raises((ValueError, FileNotFoundError), match=message):
+            export.write_models_config(bad, str(tmp_path))
+    assert os.listdir(tmp_path) == []
+    # An existing file that is not a models config (a run's config.yaml) is not replaced.
+    other = tmp_path / "config.yaml"
+    other.write_text("model:\n  name: dcgan\n")
+    with pytest.raises(ValueError, match="not a TF Serving model_config_list file"):
+        export.write_models_config(str(other), str(tmp_path))
+    assert other.read_text() == "model:\n  name: dcgan\n"
+    previous = tmp_path / "models.config"
+    previous.write_text("model_config_list {\n}\n")
+    export.write_models_config(str(previous), str(tmp_path))  # one of its own is rewritten
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--export_dir={run}", "--overwrite"], "holds a training run|is or contains the model"),
+    (["--export_dir={out}", "--models_config={tmp}"], "models_config .* is a directory"),
+    (["--export_dir={out}", "--models_config="], "models_config .* is empty"),
+    (["--export_dir="], "export_dir .* is empty"),
+])
+def test_cli_refuses_bad_paths_before_writing_anything(run_dir, tmp_path, args, message):
+    before = _snapshot(tmp_path)
+    out = tmp_path / "models" / "dcgan" / "1"
+    proc = _cli(f"--model_dir={run_dir}",
+                *[a.format(run=run_dir, out=out, tmp=tmp_path) for a in args])
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert error and re.search(message, error[0]), proc.stderr[-3000:]
+    assert "--overwrite" not in error[0]
+    assert _snapshot(tmp_path) == before and not out.parent.exists()
+    assert load_gan(str(run_dir), compile=False).latent_dim == 8
