@@ -31,6 +31,8 @@ from ganzoo.version import __version__
 
 FLAGS = flags.FLAGS
 METRICS = ("fid", "kid", "is", "pr", "parzen", "classes")
+# Far beyond the 50,000 of the usual FID protocol; more only risks running out of memory.
+MAX_SAMPLES = 1_000_000
 
 
 def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, split="test",
@@ -43,7 +45,8 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
             recall), `parzen` (Gaussian Parzen window on pixels, Goodfellow et al.
             2014), `classes` (the histogram of the domain classifier's classes,
             digits or Fashion-MNIST, and its KL to the real data's frequencies).
-        num_samples: int. Generated samples, and at most this many real ones.
+        num_samples: int. Generated samples, and at most this many real ones;
+            1 to `MAX_SAMPLES` (1,000,000).
         split: str. Real split to compare with (`test` is held out from training).
         extractor: `"auto"` (the data set's domain classifier if ganzoo ships one,
             else Inception), `"digits"`, `"fmnist"`, `"inception"` or an `Extractor`.
@@ -61,9 +64,21 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
     >>> result["metrics"]["fid"]
     """
     metrics = _check_metrics(metrics)
+    _check_num_samples(num_samples)
     config = load_run_config(model_dir)
     # Compiled, so the card can name the step the generator was trained to.
     gan = gan if gan is not None else load_gan(model_dir)
+    try:
+        return _evaluate(model_dir, metrics, num_samples, split, extractor, seed,
+                         inception_weights, gan, write, config)
+    except MemoryError as e:  # numpy's ArrayMemoryError says how many bytes, not what to do
+        raise MemoryError(
+            f"Out of memory evaluating num_samples={num_samples:,} ({e}); pass a smaller "
+            f"num_samples (--num_samples), e.g. {max(1, num_samples // 10):,}.") from e
+
+
+def _evaluate(model_dir, metrics, num_samples, split, extractor, seed, inception_weights, gan,
+              write, config):
     dataset, spec = data.load(config.data.name, split, config.data.image_size,
                               config.data.data_dir)
     # A run trained on some classes (`data.classes`) is compared with those classes.
@@ -122,11 +137,26 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
 
 def _check_metrics(metrics):
     if isinstance(metrics, str):
-        metrics = [m for m in metrics.split(",") if m]
-    unknown = sorted(set(metrics) - set(METRICS))
-    if unknown or not metrics:
+        metrics = metrics.split(",")
+    # `--metrics="fid, kid"` means fid and kid.
+    metrics = [m.strip() if isinstance(m, str) else m for m in metrics]
+    metrics = [m for m in metrics if m != ""]
+    if not metrics:
+        raise ValueError(f"No metrics given; choose one or more of {', '.join(METRICS)}.")
+    unknown = sorted(set(metrics) - set(METRICS), key=str)
+    if unknown:
         raise ValueError(f"Unknown metric(s) {unknown}; choose from {', '.join(METRICS)}.")
-    return list(metrics)
+    return metrics
+
+
+def _check_num_samples(num_samples):
+    """Refuses a bad `num_samples` before anything is loaded."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise ValueError(f"num_samples (--num_samples) must be a whole number, not "
+                         f"{num_samples!r}; e.g. 2000.")
+    if not 1 <= num_samples <= MAX_SAMPLES:
+        raise ValueError(f"num_samples (--num_samples) is {num_samples:,}; pass 1 to "
+                         f"{MAX_SAMPLES:,} (the usual FID protocol uses 10,000 or 50,000).")
 
 
 def _first(dataset, n):
@@ -195,7 +225,7 @@ def main(argv):
     try:
         result = evaluate(FLAGS.model_dir, FLAGS.metrics, FLAGS.num_samples, FLAGS.split,
                           FLAGS.extractor, FLAGS.seed, FLAGS.inception_weights)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileNotFoundError, RuntimeError, MemoryError) as e:
         cli.fail(e)
     print(json.dumps(result, indent=2))
 

@@ -5,9 +5,11 @@ names and URLs are resolved by `ganzoo.preset_dirs`, which imports no evaluation
 """
 
 import os
+import zipfile
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from ganzoo import config as config_lib
 from ganzoo import (
@@ -15,7 +17,7 @@ from ganzoo import (
     models,  # noqa: F401  (registers the classes for deserialization)
 )
 from ganzoo.preset_dirs import preset_dir
-from ganzoo.run_dir import list_checkpoints
+from ganzoo.run_dir import list_checkpoints, load_latest
 
 
 def resolve_model_file(path):
@@ -33,7 +35,92 @@ def resolve_model_file(path):
         )
     if path.endswith(".keras") and files.isfile(path):
         return path
+    if files.isfile(path):
+        raise ValueError(f"{path!r} is a file, not a run directory or .keras file; pass "
+                         f"{_run_dir_hint(path)}.")
     raise FileNotFoundError(f"No ganzoo run directory or .keras file at {path!r}.")
+
+
+def check_keras_archive(path, fix=None):
+    """Raises `ValueError` unless `path` is a zip archive, as every `.keras` file is.
+
+    Keras reports a truncated or corrupt file as "File not found"; this names it.
+    The file is opened through `tf.io.gfile`, so `gs://` and `ram://` paths work.
+
+    Args:
+        path: str. The `.keras` file.
+        fix: str or None. What to do about it, for the message; None suggests
+            copying it again (or, for a file inside a run, loading the run).
+    """
+    error = _archive_error(path, fix)
+    if error is not None:
+        raise error
+
+
+def _archive_error(path, fix=None):
+    """The `ValueError` for `path` if it is not a zip archive, else None."""
+    with files.gfile.GFile(path, "rb") as f:
+        if zipfile.is_zipfile(f):
+            return None
+        size = f.size()
+    if fix is None:
+        run = _run_dir_of(path)
+        fix = ("copy it again from its source (an interrupted copy or download truncates it)"
+               if run is None else f"pass the run directory {run!r} instead to load its "
+               "newest good checkpoint, or copy the file again from its source")
+    return ValueError(f"{path!r} is not a valid .keras archive (truncated or corrupt, "
+                      f"{size:,} bytes); {fix}.")
+
+
+def _load_model(path, compile):
+    """Loads the `.keras` file of a run directory or file.
+
+    A run directory whose `model.keras` is corrupt falls back, as resuming training
+    does, to its newest checkpoint that loads (`ganzoo.run_dir.load_latest`; that
+    one is compiled, whatever `compile` says).
+    """
+    model_file = resolve_model_file(path)
+    error = _archive_error(model_file)
+    if error is None:
+        return keras.models.load_model(model_file, compile=compile)
+    if not tf.io.gfile.isdir(path):
+        raise error
+    model, checkpoint = _newest_good_checkpoint(path, model_file)
+    if model is None:
+        raise _archive_error(model_file, fix=(
+            "the run has no checkpoint that loads (checkpoints/ckpt-*.keras) to fall back "
+            "to; restore the file from a copy, or train the run again in a new --model_dir"))
+    step = getattr(getattr(model, "g_optimizer", None), "iterations", None)
+    logging.warning("%s is not a valid .keras archive (truncated or corrupt); loaded the "
+                    "newest good checkpoint %s instead (step %s).", model_file, checkpoint,
+                    "?" if step is None else int(step.numpy()))
+    return model
+
+
+def _newest_good_checkpoint(path, corrupt_file):
+    """`(model, file)` of a run directory's newest checkpoint that loads, or `(None, None)`."""
+    checkpoints = [p for p in list_checkpoints(os.path.join(path, "checkpoints"))
+                   if p != corrupt_file and _archive_error(p) is None]
+    try:
+        model, checkpoint, _ = load_latest(checkpoints)
+    except RuntimeError:  # every one failed to load
+        return None, None
+    return model, checkpoint
+
+
+def _run_dir_of(path):
+    """The run directory holding file `path` (directly or in `checkpoints/`), or None."""
+    parent = os.path.dirname(files.abspath(path).rstrip("/"))
+    for directory in (parent, os.path.dirname(parent)):
+        if directory and files.isfile(os.path.join(directory, "config.yaml")):
+            return directory
+    return None
+
+
+def _run_dir_hint(path):
+    run = _run_dir_of(path)
+    return ("a ganzoo run directory (the one holding config.yaml and model.keras)"
+            if run is None else f"its run directory {run!r}")
 
 
 def load_gan(path, compile=True):
@@ -46,14 +133,19 @@ def load_gan(path, compile=True):
         compile: bool. Restore the optimizers so `fit` continues where training stopped.
 
     Returns:
-        The `ganzoo.models.GAN` subclass instance.
+        The `ganzoo.models.GAN` subclass instance. A run whose `model.keras` is
+        truncated or corrupt gives its newest checkpoint that loads (with a warning).
+
+    Raises:
+        ValueError: the `.keras` file is not a valid archive (and, for a run, no
+            checkpoint loads), or `path` is some other file.
 
     Example:
 
     >>> gan = ganzoo.load_gan("runs/dcgan_digits")
     >>> gan.fit(more_data, epochs=1, steps_per_epoch=100)
     """
-    return keras.models.load_model(resolve_model_file(preset_dir(path)), compile=compile)
+    return _load_model(preset_dir(path), compile)
 
 
 def from_preset(name_or_path, compile=True):
@@ -96,7 +188,7 @@ def load_generator(path):
     path = preset_dir(path)
     if files.isfile(os.path.join(path, "saved_model.pb")):
         return _saved_model_generator(path)
-    model = keras.models.load_model(resolve_model_file(path), compile=False)
+    model = _load_model(path, compile=False)
     return getattr(model, "inference_generator", model)
 
 
@@ -111,6 +203,9 @@ def _saved_model_generator(path):
 
 def load_run_config(model_dir):
     """The resolved `ExperimentConfig` saved in a run directory's `config.yaml`."""
+    if files.isfile(model_dir):
+        raise ValueError(f"{model_dir!r} is a file, not a run directory; pass "
+                         f"{_run_dir_hint(model_dir)}.")
     values = run_config_values(model_dir)
     if values is None:
         raise FileNotFoundError(

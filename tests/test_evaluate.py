@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -69,3 +70,62 @@ def test_cli_and_bad_input(run_dir):
     assert out.returncode == 2 and "bogus" in out.stderr
     with pytest.raises(FileNotFoundError, match="config.yaml"):
         evaluate.evaluate(os.path.dirname(run_dir) + "/nothing", ["fid"])
+
+
+def _cli(monkeypatch, capsys, model_dir, **flag_values):
+    """`python -m ganzoo.evaluate` in-process: `main` with its flags' values; (status, stderr)."""
+    values = dict(model_dir=model_dir, metrics="fid", num_samples=100, split="test",
+                  extractor="auto", seed=0, inception_weights=None)
+    monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(**{**values, **flag_values}))
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(["ganzoo.evaluate"])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("num_samples", [0, -5, 100_000_000, 2.5, True, "100"])
+def test_bad_num_samples_is_refused_before_loading_anything(num_samples, tmp_path, monkeypatch,
+                                                            capsys):
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("loaded before checking num_samples")
+
+    monkeypatch.setattr(evaluate, "load_run_config", must_not_load)
+    monkeypatch.setattr(evaluate, "load_gan", must_not_load)
+    with pytest.raises(ValueError, match=r"num_samples \(--num_samples\)"):
+        evaluate.evaluate(str(tmp_path / "no_run"), ["fid"], num_samples=num_samples)
+    status, err = _cli(monkeypatch, capsys, str(tmp_path / "no_run"), num_samples=num_samples)
+    assert status == 2 and err.startswith("error: num_samples (--num_samples)")
+    if isinstance(num_samples, int) and not isinstance(num_samples, bool):
+        assert "1 to 1,000,000" in err
+
+
+def test_out_of_memory_suggests_fewer_samples(run_dir, monkeypatch, capsys):
+    def out_of_memory(extractor, images):
+        raise MemoryError("Unable to allocate 7.45 GiB for an array with shape (1000000, 2048)")
+
+    monkeypatch.setattr(evaluate.metrics_lib, "compute_features", out_of_memory)
+    with pytest.raises(MemoryError, match=r"(?s)num_samples=300.*7.45 GiB.*smaller num_samples "
+                                          r"\(--num_samples\), e.g. 30\."):
+        evaluate.evaluate(run_dir, ["fid"], num_samples=300, write=False)
+    status, err = _cli(monkeypatch, capsys, run_dir, num_samples=300)
+    assert status == 2 and err.startswith("error: Out of memory") and "Traceback" not in err
+
+
+def test_metric_names_may_be_spaced():
+    assert evaluate._check_metrics("fid, kid ,is") == ["fid", "kid", "is"]
+    assert evaluate._check_metrics([" pr", "classes "]) == ["pr", "classes"]
+    with pytest.raises(ValueError, match=r"Unknown metric\(s\) \['fdi'\]; choose from fid"):
+        evaluate._check_metrics("fid, fdi")
+    with pytest.raises(ValueError, match="No metrics given; choose one or more of fid"):
+        evaluate._check_metrics(" , ")
+
+
+def test_a_file_is_not_a_run_directory(run_dir, tmp_path, monkeypatch, capsys):
+    for path in (os.path.join(run_dir, "config.yaml"), os.path.join(run_dir, "model.keras")):
+        with pytest.raises(ValueError, match=f"is a file, not a run directory; pass its run "
+                                             f"directory '{run_dir}'"):
+            evaluate.evaluate(path, ["fid"], num_samples=10)
+    other = tmp_path / "notes.txt"
+    other.write_text("not a run")
+    status, err = _cli(monkeypatch, capsys, str(other))
+    assert status == 2 and "is a file, not a run directory" in err and "config.yaml" in err
+    assert "has no config.yaml" not in err

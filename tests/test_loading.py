@@ -1,0 +1,113 @@
+"""`ganzoo.loading` on bad files: truncated `.keras` archives, a run with a corrupt model.keras."""
+
+import logging
+import os
+import shutil
+import types
+import uuid
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ganzoo
+from ganzoo import export, train_lib
+from ganzoo.loading import check_keras_archive, resolve_model_file
+
+TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps=4",
+        "train.steps_per_epoch=2", "train.checkpoint_every=2", "train.sample_every=1000",
+        "train.jit_compile=false"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("loading") / "run")
+    train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY), path, verbose=0)
+    return path
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    """A copy of the trained run that a test may damage."""
+    return shutil.copytree(trained, str(tmp_path / "run"))
+
+
+def _truncate(path, size=5000):
+    with open(path, "rb") as f:
+        head = f.read(size)
+    with open(path, "wb") as f:
+        f.write(head)
+
+
+def _checkpoints(run):
+    folder = os.path.join(run, "checkpoints")
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".keras"))
+
+
+def test_truncated_keras_file_is_named_not_reported_missing(trained, tmp_path, monkeypatch,
+                                                            capsys):
+    broken = str(tmp_path / "broken.keras")
+    shutil.copy(os.path.join(trained, "model.keras"), broken)
+    _truncate(broken)
+    message = (r"'.*broken.keras' is not a valid .keras archive \(truncated or corrupt, "
+               r"5,000 bytes\); copy it again from its source")
+    for load in (ganzoo.load_gan, ganzoo.load_generator):
+        with pytest.raises(ValueError, match=message):
+            load(broken)
+    # The same through gfile on a non-local file system.
+    ram = f"ram://loading-{uuid.uuid4().hex[:8]}/broken.keras"
+    tf.io.gfile.copy(broken, ram)
+    with pytest.raises(ValueError, match=r"'ram://.*' is not a valid .keras archive"):
+        ganzoo.load_gan(ram, compile=False)
+    check_keras_archive(os.path.join(trained, "model.keras"))  # a good one passes
+    # `python -m ganzoo.export --model_dir=broken.keras` (the report): exit 2 with the message.
+    monkeypatch.setattr(export, "FLAGS", types.SimpleNamespace(
+        model_dir=broken, export_dir=str(tmp_path / "export"), overwrite=False,
+        max_images_per_request=16, models_config=None, serving_base_path=None))
+    with pytest.raises(SystemExit) as exit_info:
+        export.main(["ganzoo.export"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "not a valid .keras archive" in err
+    assert "File not found" not in err and not os.path.exists(tmp_path / "export")
+
+
+def test_truncated_checkpoint_file_suggests_its_run(run_copy):
+    checkpoint = _checkpoints(run_copy)[-1]
+    _truncate(checkpoint)
+    with pytest.raises(ValueError, match=f"pass the run directory '{run_copy}' instead"):
+        ganzoo.load_gan(checkpoint)
+
+
+def test_corrupt_model_keras_falls_back_to_the_newest_good_checkpoint(run_copy, caplog):
+    checkpoints = _checkpoints(run_copy)
+    assert len(checkpoints) >= 2, checkpoints
+    newest, previous = checkpoints[-1], checkpoints[-2]
+    _truncate(newest, 3000)  # a newest checkpoint that is corrupt too is skipped
+    final = os.path.join(run_copy, "model.keras")
+    _truncate(final)
+    with caplog.at_level(logging.WARNING):
+        gan = ganzoo.load_gan(run_copy)
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert final in warning and previous in warning and "not a valid .keras archive" in warning
+    expected = ganzoo.load_gan(previous, compile=False).generate(3, seed=1)
+    np.testing.assert_array_equal(np.asarray(gan.generate(3, seed=1)), np.asarray(expected))
+    generator = ganzoo.load_generator(run_copy)  # the same fallback
+    latent = gan.sample_latent(2, seed=0)
+    np.testing.assert_allclose(np.asarray(generator(latent)),
+                               np.asarray(gan.inference_generator(latent)), atol=1e-6)
+
+
+def test_corrupt_model_keras_without_a_good_checkpoint_is_a_clear_error(run_copy):
+    for path in _checkpoints(run_copy):
+        _truncate(path, 3000)
+    _truncate(os.path.join(run_copy, "model.keras"))
+    with pytest.raises(ValueError, match=r"(?s)model.keras' is not a valid .keras archive "
+                                         r"\(truncated or corrupt, 5,000 bytes\); the run has "
+                                         r"no checkpoint that loads"):
+        ganzoo.load_gan(run_copy)
+
+
+def test_a_plain_file_is_not_a_run_or_keras_file(trained):
+    with pytest.raises(ValueError, match=f"config.yaml' is a file, not a run directory or "
+                                         f".keras file; pass its run directory '{trained}'"):
+        resolve_model_file(os.path.join(trained, "config.yaml"))
