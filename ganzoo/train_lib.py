@@ -50,6 +50,7 @@ from ganzoo import (
 from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
+from ganzoo.models import building
 from ganzoo.registry import get_model, list_models
 
 # Config keys that may change when a run is resumed (they do not change the model).
@@ -110,6 +111,7 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
             config_lib.set_value(config, key, value)
     config_lib.validate(config)
     _check_names(config.train)
+    building.check_option_types(cls, config.model.options)
     cls.check_config(config.model)  # the family's own rules (wgan_gp: no batch-norm critic)
     tasks.get_task(name).check_config(config)  # rules across sections (ssgan: even batch)
     return config

@@ -145,6 +145,10 @@ CLI_CASES = [
     ("zero epochs", ["--epochs=0"], ["--epochs must be at least 1"]),
     ("data_dir for digits", ["--data_dir={root}"], ["'digits' reads no files",
                                                     "--dataset=fashion_mnist"]),
+    ("infogan option type", ["--model=infogan", "--set", "model.options.num_categories=abc"],
+     ["model.options.num_categories", "must be an integer"]),
+    ("ssgan option type", ["--model=ssgan", "--set", "model.options.labels_per_class=x"],
+     ["model.options.labels_per_class", "must be an integer"]),
     ("data_dir for a folder", ["--dataset=folder:{images}/labeled", "--data_dir={root}"],
      ["reads no files"]),
 ]

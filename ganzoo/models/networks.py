@@ -12,8 +12,18 @@ import keras
 
 from ganzoo import compat
 from ganzoo.config import ConfigError
+from ganzoo.layers import MinibatchDiscrimination
 
 _ARCHITECTURES = {}
+
+# Builder arguments whose value is a mapping of another callable's arguments:
+# name -> (callable, example). `building.check_builder_keys` checks the mapping
+# against the callable's signature (missing, unknown and mistyped sub-keys; the
+# example's values give the types of required sub-keys, and its counts stay >= 1)
+# before anything is built. A builder that takes such a mapping names it here.
+NESTED_ARGUMENTS = {
+    "minibatch_discrimination": (MinibatchDiscrimination, {"num_kernels": 5, "kernel_dim": 3}),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,8 +193,6 @@ def output_heads(features, heads=None, initializer="glorot_uniform", spectral_no
     heads = heads or {"logits": 1}
     outputs = {"features": features}
     if minibatch_discrimination:
-        from ganzoo.layers import MinibatchDiscrimination
-
         features = MinibatchDiscrimination(
             **minibatch_discrimination, name="minibatch_discrimination")(features)
     for head, units in heads.items():
