@@ -451,7 +451,13 @@ def write_run_json(model_dir, extra=None):
         extra: dict or None. More fields for this invocation (e.g. resumed step).
     """
     path = os.path.join(model_dir, "run.json")
-    previous = files.read_json(path) or {}
+    previous = files.read_json(path)
+    if previous is None and files.exists(path):  # unreadable: keep it, start a new history
+        backup = f"{path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        gfile.copy(path, backup, overwrite=True)
+        logging.warning("%s is not valid JSON; kept it as %s and started a new history.",
+                        path, backup)
+    previous = previous or {}
     history = previous.get("history")
     if history is None:  # a run.json written before the history existed
         history = [previous] if previous else []

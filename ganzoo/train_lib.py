@@ -174,6 +174,11 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     dataset, spec = data.select_classes(dataset, spec, config.data.classes)
     dataset, spec = data.select_examples(dataset, spec, config.data.max_examples)
     validation.check_dataset(dataset, spec)
+    per_step = t.batch_size * t.d_steps
+    if spec.num_examples and per_step > spec.num_examples:
+        print(f"warning: a step draws {per_step} examples but {config.data.name!r} has "
+              f"{spec.num_examples}, so every step repeats examples; a train.batch_size of at "
+              f"most {spec.num_examples // t.d_steps} avoids it.", flush=True)
     # The family's pipeline, callbacks and report for this run (`ganzoo.tasks`).
     task = tasks.get_task(config.model.name)
     validation.check_requirements(task, config, spec, dataset)

@@ -336,3 +336,11 @@ def test_a_full_disk_is_an_error_that_says_the_run_resumes(run, capsys, monkeypa
     message = capsys.readouterr().err
     assert info.value.code == 2
     assert "No space left" in message and "ckpt.keras" in message and "resume" in message
+
+
+def test_a_batch_larger_than_the_data_set_is_warned_about(run, capsys):
+    config = train_lib.resolve_config(
+        "dcgan", overrides=TINY + ["train.steps=1", "data.max_examples=10"])
+    train_lib.run(config, os.path.join(run["root"], "small_data"), verbose=0)
+    assert ("a step draws 16 examples but 'digits' has 10, so every step repeats examples; "
+            "a train.batch_size of at most 10 avoids it") in capsys.readouterr().out

@@ -153,3 +153,15 @@ def test_ram_file_system_still_lists_by_prefix():
     assert not gfile.exists(f"{root}/assets.extra/x")
     files.remove(root)
     assert not gfile.glob(f"{root}*")
+
+
+@pytest.mark.parametrize("where", ["local", "ram"])
+def test_an_unreadable_run_json_is_kept_not_replaced(where, tmp_path):
+    """Its history is lost to the new run.json, so the old bytes are kept beside it."""
+    folder = str(tmp_path) if where == "local" else f"ram://corrupt_{uuid.uuid4().hex}"
+    tf.io.gfile.makedirs(folder)
+    files.atomic_write(os.path.join(folder, "run.json"), '{"history": [truncated')
+    run_dir.write_run_json(folder)
+    (kept,) = tf.io.gfile.glob(os.path.join(folder, "run.json.corrupt-*"))
+    assert files.read_text(kept) == '{"history": [truncated'
+    assert len(files.read_json(os.path.join(folder, "run.json"))["history"]) == 1

@@ -28,7 +28,8 @@ def _tiny_extractor():
 
 def test_inception_without_weights_fails_fast_and_says_how(monkeypatch):
     monkeypatch.delenv(INCEPTION_WEIGHTS_ENV, raising=False)
-    with pytest.raises(FileNotFoundError, match="(?s)cannot be downloaded.*save_weights"):
+    with pytest.raises(FileNotFoundError,
+                       match="(?s)cannot be downloaded.*save_weights.*--inception_weights=FILE"):
         InceptionV3Extractor()
     monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, "/nonexistent/inception.weights.h5")
     with pytest.raises(FileNotFoundError, match="does not exist"):

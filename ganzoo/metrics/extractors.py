@@ -190,7 +190,8 @@ class InceptionV3Extractor(KerasModelExtractor):
                 "downloaded at run time here. On a machine with internet run\n"
                 "    keras.applications.InceptionV3(weights='imagenet')"
                 ".save_weights('inception_v3.weights.h5')\n"
-                f"copy the file here, and pass `weights_path=...` or set {INCEPTION_WEIGHTS_ENV}."
+                "copy the file here, and pass it: `--inception_weights=FILE` (ganzoo.evaluate), "
+                f"`weights_path=FILE` (Python) or {INCEPTION_WEIGHTS_ENV}=FILE."
             )
         if path is not None and not pathlib.Path(path).is_file():
             raise FileNotFoundError(f"Inception-v3 weights file {str(path)!r} does not exist.")
