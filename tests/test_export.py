@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -189,20 +190,30 @@ def test_models_config_must_be_a_file_in_an_existing_folder(tmp_path):
     export.write_models_config(str(previous), str(tmp_path))  # one of its own is rewritten
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--export_dir={run}", "--overwrite"], "holds a training run|is or contains the model"),
-    (["--export_dir={out}", "--models_config={tmp}"], "models_config .* is a directory"),
-    (["--export_dir={out}", "--models_config="], "models_config .* is empty"),
-    (["--export_dir="], "export_dir .* is empty"),
+@pytest.mark.parametrize("flag_values, message", [
+    ({"export_dir": "{run}", "overwrite": True}, "holds a training run|is or contains the model"),
+    ({"export_dir": "{out}", "models_config": "{tmp}"}, "models_config .* is a directory"),
+    ({"export_dir": "{out}", "models_config": ""}, "models_config .* is empty"),
+    ({"export_dir": ""}, "export_dir .* is empty"),
 ])
-def test_cli_refuses_bad_paths_before_writing_anything(run_dir, tmp_path, args, message):
+def test_cli_refuses_bad_paths_before_writing_anything(run_dir, tmp_path, flag_values, message,
+                                                       monkeypatch, capsys):
+    # In process (export.main with its flags' values; test_cli_sets_the_limit runs the
+    # real command): a subprocess per case cost 4 s of import.
     before = _snapshot(tmp_path)
     out = tmp_path / "models" / "dcgan" / "1"
-    proc = _cli(f"--model_dir={run_dir}",
-                *[a.format(run=run_dir, out=out, tmp=tmp_path) for a in args])
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    error = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert error and re.search(message, error[0]), proc.stderr[-3000:]
+    values = {"model_dir": str(run_dir), "overwrite": False, "models_config": None,
+              "max_images_per_request": export.DEFAULT_MAX_IMAGES_PER_REQUEST,
+              "serving_base_path": None}
+    values.update({k: v.format(run=run_dir, out=out, tmp=tmp_path) if isinstance(v, str) else v
+                   for k, v in flag_values.items()})
+    monkeypatch.setattr(export, "FLAGS", types.SimpleNamespace(**values))
+    with pytest.raises(SystemExit) as info:
+        export.main([])
+    stderr = capsys.readouterr().err
+    assert info.value.code == 2, stderr[-3000:]
+    error = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert error and re.search(message, error[0]), stderr[-3000:]
     assert "--overwrite" not in error[0]
     assert _snapshot(tmp_path) == before and not out.parent.exists()
     assert load_gan(str(run_dir), compile=False).latent_dim == 8
