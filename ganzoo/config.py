@@ -415,6 +415,11 @@ def validate(config: ExperimentConfig):
         raise ConfigError(
             f"Config key 'train.strategy' is {t.strategy!r}; choose one of {', '.join(STRATEGIES)}."
         )
+    if t.num_cpu_devices < 0 or (t.num_cpu_devices and t.strategy != "mirrored"):
+        raise ConfigError(
+            f"Config key 'train.num_cpu_devices' is {t.num_cpu_devices}: it splits the CPU for "
+            f"train.strategy 'mirrored' (here {t.strategy!r}); give a positive count with "
+            "--strategy=mirrored, or leave it out.")
     _validate_guard(t)
     try:
         augment.parse_policy(t.diffaugment)

@@ -149,6 +149,10 @@ CLI_CASES = [
      ["model.options.num_categories", "must be an integer"]),
     ("ssgan option type", ["--model=ssgan", "--set", "model.options.labels_per_class=x"],
      ["model.options.labels_per_class", "must be an integer"]),
+    ("cpu devices without mirrored", ["--num_cpu_devices=2"],
+     ["train.num_cpu_devices", "--strategy=mirrored"]),
+    ("negative cpu devices", ["--strategy=mirrored", "--num_cpu_devices=-3"],
+     ["train.num_cpu_devices", "-3"]),
     ("data_dir for a folder", ["--dataset=folder:{images}/labeled", "--data_dir={root}"],
      ["reads no files"]),
 ]
