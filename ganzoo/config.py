@@ -371,12 +371,30 @@ def config_file(name_or_path: str) -> str:
         f"Pass a YAML file, or one of: {', '.join(shipped)}.")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key twice in one mapping (PyYAML keeps the last
+    silently, so a second `model:` block would drop the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice in one mapping (the later one "
+                    "would silently replace the earlier); merge them", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str) -> dict:
     """Reads a YAML config file (any TensorFlow file system) or a shipped config by
-    name (`config_file`) into a dict, with a clear error if it is missing or bad."""
+    name (`config_file`) into a dict, with a clear error if it is missing or bad
+    (a key given twice in one mapping included)."""
     path = config_file(path)
     try:
-        values = yaml.safe_load(files.read_text(path)) or {}
+        # A SafeLoader subclass: as safe as yaml.safe_load.
+        values = yaml.load(files.read_text(path), Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"Config file {path!r} is not valid YAML: {e}") from e
     if not isinstance(values, dict):

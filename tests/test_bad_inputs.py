@@ -68,6 +68,8 @@ def run(tmp_path_factory):
         Image.new("L", (16, 16)).save(images / name)
     (images / "plain.txt").write_text("not a folder")
     (root / "bad.yaml").write_text("train: [unclosed\n")
+    (root / "dup.yaml").write_text("model:\n  name: dcgan\ntrain:\n  steps: 5\n"
+                                   "model:\n  width: 8\n")
     (root / "tfds").mkdir()
     return {"run": path, "root": str(root), "images": str(images)}
 
@@ -102,6 +104,8 @@ CLI_CASES = [
     ("unknown model", ["--model=nope"], ["Unknown model 'nope'", "dcgan"]),
     ("missing config file", ["--config=/nonexistent/x.yaml"], ["/nonexistent/x.yaml", "exist"]),
     ("bad yaml", ["--config={root}/bad.yaml"], ["bad.yaml", "not valid YAML"]),
+    ("key twice in a yaml file", ["--config={root}/dup.yaml"],
+     ["dup.yaml", "'model' appears twice", "line 5"]),
     ("set without =", ["--set", "train.steps"], ["key=value"]),
     ("image size", ["--set", "data.image_size=0"], ["data.image_size", "positive"]),
     ("batch norm in a GP critic", ["--model=wgan_gp", "--set", "model.discriminator.norm=batch"],
