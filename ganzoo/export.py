@@ -131,7 +131,10 @@ def _check_export_dir(export_dir, overwrite, model_dir):
         raise FileExistsError(
             f"Export directory {export_dir!r} is or contains the model directory "
             f"{model_dir!r}; refusing to replace it. {VERSION_FOLDER}.")
-    _check_parents(export_dir, target)
+    blocker = files.file_in_the_way(target)
+    if blocker:  # `makedirs` would fail after the export
+        raise FileExistsError(f"Export directory {export_dir!r} is under {blocker!r}, which is "
+                              f"a file, not a directory. {VERSION_FOLDER}.")
     if not files.exists(target):
         return export_dir
     if not gfile.isdir(target):
@@ -157,18 +160,6 @@ def _check_export_dir(export_dir, overwrite, model_dir):
 
 def _is_within(path, directory):
     return path == directory or path.startswith(directory + "/")
-
-
-def _check_parents(export_dir, target):
-    """Refuses a target under an existing file (`makedirs` would fail after the export)."""
-    parent = os.path.dirname(target)
-    while parent and not files.exists(parent):
-        if os.path.dirname(parent) == parent:
-            return
-        parent = os.path.dirname(parent)
-    if parent and not gfile.isdir(parent):
-        raise FileExistsError(f"Export directory {export_dir!r} is under {parent!r}, which is "
-                              f"a file, not a directory. {VERSION_FOLDER}.")
 
 
 def _entries(directory):

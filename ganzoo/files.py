@@ -58,6 +58,15 @@ def exists(path):
         return False
 
 
+def file_in_the_way(path):
+    """The nearest existing ancestor of `path` if it is a file (so `path` cannot be
+    created there), else None. Stops at the first ancestor that exists."""
+    parent = os.path.dirname(os.fspath(path).rstrip("/"))
+    while parent and parent != os.path.dirname(parent) and not exists(parent):
+        parent = os.path.dirname(parent)
+    return parent if parent and isfile(parent) else None
+
+
 def isfile(path):
     """Whether `path` exists and is not a directory."""
     return exists(path) and not gfile.isdir(path)

@@ -88,12 +88,10 @@ class RunLock:
         if files.isfile(self.model_dir):
             raise ValueError(f"--model_dir {self.model_dir!r} is a file, not a directory; "
                              "pass a new or existing run directory.")
-        parent = os.path.dirname(self.model_dir.rstrip("/"))
-        while parent and parent != os.path.dirname(parent):
-            if files.isfile(parent):
-                raise ValueError(f"--model_dir {self.model_dir!r} cannot be created: {parent!r} "
-                                 "is a file. Pass a directory path.")
-            parent = os.path.dirname(parent)
+        blocker = files.file_in_the_way(self.model_dir)
+        if blocker:
+            raise ValueError(f"--model_dir {self.model_dir!r} cannot be created: {blocker!r} "
+                             "is a file. Pass a directory path.")
         holder = files.read_json(self.path)
         if holder is not None and files.abspath(self.path) not in _HELD and _alive(holder):
             raise RunLockedError(self._busy_message(holder))

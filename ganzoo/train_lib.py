@@ -120,9 +120,10 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
 def _check_names(t):
     """Refuses an unknown loss or optimizer name, naming the key and the choices
     (before a resumed run's config is compared, so a typo is not called a change)."""
-    if t.loss not in losses.list_losses():
-        raise config_lib.ConfigError(f"Config key 'train.loss' is {t.loss!r}; choose one of "
-                                     f"{', '.join(losses.list_losses())}.")
+    try:
+        losses.get_loss(t.loss)
+    except ValueError as e:  # names the loss and the known ones
+        raise config_lib.ConfigError(f"Config key 'train.loss': {e}") from None
     known = {name.lower(): name for name in dir(keras.optimizers)
              if isinstance(getattr(keras.optimizers, name), type)
              and issubclass(getattr(keras.optimizers, name), keras.optimizers.Optimizer)
