@@ -454,6 +454,12 @@ def validate(config: ExperimentConfig):
     if t.freeze_d_blocks < 0:
         raise ConfigError(
             f"Config key 'train.freeze_d_blocks' must be >= 0, got {t.freeze_d_blocks}.")
+    if t.freeze_d_blocks and not t.init_from:
+        raise ConfigError(
+            f"Config key 'train.freeze_d_blocks' is {t.freeze_d_blocks} but train.init_from is "
+            "not set: FreezeD keeps D's first blocks at the weights a fine-tuning run starts "
+            "from, so it needs --init_from=PRESET_OR_RUN; leave --freeze_d_blocks out to train "
+            "from scratch.")
     if t.learning_rate_scale <= 0:
         raise ConfigError("Config key 'train.learning_rate_scale' must be positive, got "
                           f"{t.learning_rate_scale} (e.g. 0.5 halves both learning rates).")

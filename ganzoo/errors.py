@@ -1,9 +1,25 @@
-"""ganzoo's own exception types, in a leaf module that every layer may import.
+"""ganzoo's own exception types and its one way to warn, in a leaf module that
+every layer may import.
 
 `ganzoo.config.ConfigError` is the same class (re-exported there, where users
 and tests import it).
 """
 
+import sys
+
+from absl import logging
+
 
 class ConfigError(ValueError):
     """A config key or value is wrong; the message names the key and the fix."""
+
+
+def warn(message):
+    """Tells the user about something that does not stop the command.
+
+    The message goes to stderr as `warning: ...`, so that a command's stdout
+    stays what it promises (evaluate prints only its JSON there); absl's log
+    gets it at INFO, so a log file keeps it without a second terminal line.
+    """
+    logging.info("warning: %s", message)
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from absl import flags
 
 from ganzoo import cli, data, files
 from ganzoo import metrics as metrics_lib
+from ganzoo.errors import warn
 from ganzoo.loading import load_gan, load_run_config
 from ganzoo.version import __version__
 
@@ -174,6 +175,12 @@ def _make_extractor(choice, data_name, inception_weights):
         return choice
     if choice == "auto":
         choice = DOMAIN_EXTRACTORS.get(data_name, "inception")
+    home = {v: k for k, v in DOMAIN_EXTRACTORS.items()}.get(choice)
+    if home and data_name in DOMAIN_EXTRACTORS and data_name != home:
+        warn(f"--extractor={choice} is the classifier of {home!r} but this run trained on "
+             f"{data_name!r}: its FID is not comparable with {data_name}'s published or README "
+             f"numbers, and its classes are {home}'s; --extractor=auto picks "
+             f"{DOMAIN_EXTRACTORS[data_name]}.")
     if choice == "digits":
         return metrics_lib.DigitsClassifierExtractor()
     if choice == "fmnist":

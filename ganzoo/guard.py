@@ -21,10 +21,10 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from ganzoo import files
 from ganzoo import run_dir as run_dir_lib
+from ganzoo.errors import warn
 from ganzoo.losses import PROBABILITY_LOSSES
 
 GUARD_FILE = "guard.json"
@@ -178,8 +178,7 @@ class DivergenceGuard(keras.callbacks.Callback):
                 f"{why}. {where}. Fix: {fix}.")
 
     def _announce(self, message, step):
-        logging.warning(message)
-        print(f"warning: {message}", flush=True)
+        warn(message)
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 tf.summary.text("guard", message)

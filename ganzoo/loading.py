@@ -9,13 +9,13 @@ import zipfile
 
 import keras
 import tensorflow as tf
-from absl import logging
 
 from ganzoo import config as config_lib
 from ganzoo import (
     files,
     models,  # noqa: F401  (registers the classes for deserialization)
 )
+from ganzoo.errors import warn
 from ganzoo.preset_dirs import preset_dir
 from ganzoo.run_dir import list_checkpoints, load_latest
 
@@ -91,20 +91,27 @@ def _load_model(path, compile):
             "the run has no checkpoint that loads (checkpoints/ckpt-*.keras) to fall back "
             "to; restore the file from a copy, or train the run again in a new --model_dir"))
     step = getattr(getattr(model, "g_optimizer", None), "iterations", None)
-    logging.warning("%s is not a valid .keras archive (truncated or corrupt); loaded the "
-                    "newest good checkpoint %s instead (step %s).", model_file, checkpoint,
-                    "?" if step is None else int(step.numpy()))
+    warn(f"{model_file} is not a valid .keras archive (truncated or corrupt); loaded the "
+         f"newest good checkpoint {checkpoint} instead (step "
+         f"{'?' if step is None else int(step.numpy())}).")
     return model
 
 
 def _newest_good_checkpoint(path, corrupt_file):
     """`(model, file)` of a run directory's newest checkpoint that loads, or `(None, None)`."""
-    checkpoints = [p for p in list_checkpoints(os.path.join(path, "checkpoints"))
-                   if p != corrupt_file and _archive_error(p) is None]
+    candidates = [p for p in list_checkpoints(os.path.join(path, "checkpoints"))
+                  if p != corrupt_file]
+    checkpoints = [p for p in candidates if _archive_error(p) is None]
     try:
         model, checkpoint, _ = load_latest(checkpoints)
     except RuntimeError:  # every one failed to load
         return None, None
+    if model is None:  # none left to try
+        return None, None
+    newer = candidates[candidates.index(checkpoint) + 1:]
+    if newer:
+        warn(f"checkpoint(s) {', '.join(newer)} are unreadable (truncated or corrupt); "
+             f"skipped them.")
     return model, checkpoint
 
 

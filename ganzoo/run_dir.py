@@ -53,6 +53,7 @@ import tensorflow as tf
 from absl import logging
 
 from ganzoo import callbacks, files
+from ganzoo.errors import warn
 from ganzoo.version import __version__
 
 gfile = files.gfile
@@ -109,10 +110,8 @@ class RunLock:
             holder = self.check()
             # This process's own lock, from an earlier run() that raised, is reused quietly.
             if holder is not None and holder.get("pid") != os.getpid():
-                logging.warning("Taking over a stale lock on %s: %s is no longer running.",
-                                self.model_dir, _describe(holder))
-                print(f"warning: stale lock on {self.model_dir} ({_describe(holder)} is "
-                      "gone); taking it over.", flush=True)
+                warn(f"stale lock on {self.model_dir} ({_describe(holder)} is gone); "
+                     "taking it over.")
             files.remove(self.path)
         raise RunLockedError(f"Could not lock {self.model_dir!r}: another process keeps "
                              "taking the lock. Use a different --model_dir.")
@@ -225,9 +224,8 @@ def save_checkpoint(model, directory, step, keep, logs=None, healthy=True,
     logs = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
     bad = nonfinite_state(model, logs)
     if bad:
-        logging.warning("Not saving a checkpoint at step %d: %s is not finite.", step, bad)
-        print(f"warning: checkpoint at step {step} refused: {bad} is not finite; "
-              "the previous checkpoints stay.", flush=True)
+        warn(f"checkpoint at step {step} refused: {bad} is not finite; the previous "
+             "checkpoints stay.")
         return None
     path = checkpoint_path(directory, step)
     with files.atomic_path(path) as tmp:
@@ -310,10 +308,8 @@ def load_latest(paths, jit_compile=None):
         try:
             model = keras.models.load_model(path)
         except Exception as e:  # zipfile, h5py and Keras raise many types for a bad file
-            logging.warning("Checkpoint %s cannot be loaded (%s); trying the previous one.",
-                            path, e)
-            print(f"warning: checkpoint {path} is unreadable ({type(e).__name__}: "
-                  f"{str(e)[:200]}); falling back to the previous one.", flush=True)
+            warn(f"checkpoint {path} is unreadable ({type(e).__name__}: {str(e)[:200]}); "
+                 "falling back to the previous one.")
             skipped.append(path)
             continue
         if jit_compile is not None:
@@ -453,8 +449,7 @@ def write_run_json(model_dir, extra=None):
     if previous is None and files.exists(path):  # unreadable: keep it, start a new history
         backup = f"{path}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
         gfile.copy(path, backup, overwrite=True)
-        logging.warning("%s is not valid JSON; kept it as %s and started a new history.",
-                        path, backup)
+        warn(f"{path} is not valid JSON; kept it as {backup} and started a new history.")
     previous = previous or {}
     history = previous.get("history")
     if history is None:  # a run.json written before the history existed

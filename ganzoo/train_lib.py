@@ -50,6 +50,7 @@ from ganzoo import (
 from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
+from ganzoo.errors import warn
 from ganzoo.models import building
 from ganzoo.registry import get_model, list_models
 
@@ -175,19 +176,22 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     dataset, spec = data.select_classes(dataset, spec, config.data.classes)
     dataset, spec = data.select_examples(dataset, spec, config.data.max_examples)
     validation.check_dataset(dataset, spec)
-    per_step = t.batch_size * t.d_steps
-    if spec.num_examples and per_step > spec.num_examples:
-        print(f"warning: a step draws {per_step} examples but {config.data.name!r} has "
-              f"{spec.num_examples}, so every step repeats examples; a train.batch_size of at "
-              f"most {spec.num_examples // t.d_steps} avoids it.", flush=True)
     # The family's pipeline, callbacks and report for this run (`ganzoo.tasks`).
     task = tasks.get_task(config.model.name)
-    validation.check_requirements(task, config, spec, dataset)
+    skipped = validation.check_requirements(task, config, spec, dataset)
     # Only the chief writes the run directory; other workers write a scratch copy.
     shared_dir, model_dir = model_dir, distribute.worker_dir(strategy, model_dir)
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
     _check_init_from(t.init_from, model_dir)
+    # Warnings once nothing refuses the run (an error is then the only message).
+    for message in validation.skipped_warnings(config.model.name, skipped):
+        warn(message)
+    per_step = t.batch_size * t.d_steps
+    if spec.num_examples and per_step > spec.num_examples:
+        warn(f"a step draws {per_step} examples but {config.data.name!r} has "
+             f"{spec.num_examples}, so every step repeats examples; a train.batch_size of at "
+             f"most {spec.num_examples // t.d_steps} avoids it.")
     jit, jit_reason = fast_path(strategy, task, config)
     if t.jit_compile is not None:
         jit, jit_reason = t.jit_compile, "set by train.jit_compile"
@@ -315,8 +319,7 @@ def _write_report(task, gan, config, spec, model_dir, writer):
         report = {"skipped": {"run_report": f"{type(e).__name__}: {e}"}}
     for name, reason in (report or {}).get("skipped", {}).items():
         message = f"report.json: {name} skipped ({reason})"
-        logging.warning(message)
-        print(f"warning: {message}", flush=True)
+        warn(message)
     if report:
         files.write_json(os.path.join(model_dir, "report.json"), report, default=float)
         with writer.as_default(step=int(gan.g_optimizer.iterations.numpy())):

@@ -19,7 +19,6 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from ganzoo.config import ConfigError
 
@@ -199,7 +198,8 @@ def check_requirements(task, config, spec, dataset=None):
         dataset: the unbatched training data (for per-class counts).
 
     Returns:
-        dict: measurement name -> why it will be skipped.
+        dict: measurement name -> why it will be skipped (`skipped_warnings`
+        words them for the user; said once every other check has passed).
 
     Raises:
         ConfigError: a requirement of `task.data_requirements(config)` is
@@ -214,11 +214,13 @@ def check_requirements(task, config, spec, dataset=None):
         reason = unmet_requirement(needs, spec, config, dataset)
         if reason:
             skipped[measurement] = f"needs {reason}"
-            message = (f"{model}'s end-of-run measurement {measurement!r} will be skipped: it "
-                       f"needs {reason}. Training is not affected.")
-            logging.warning(message)
-            print(f"warning: {message}", flush=True)
     return skipped
+
+
+def skipped_warnings(model, skipped):
+    """The user's warnings for `check_requirements`' skipped measurements."""
+    return [f"{model}'s end-of-run measurement {measurement!r} will be skipped: it "
+            f"{why}. Training is not affected." for measurement, why in skipped.items()]
 
 
 def check_best_metric(metric, gan):

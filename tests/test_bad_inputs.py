@@ -159,6 +159,8 @@ CLI_CASES = [
      ["train.num_cpu_devices", "-3"]),
     ("data_dir for a folder", ["--dataset=folder:{images}/labeled", "--data_dir={root}"],
      ["reads no files"]),
+    ("freeze_d_blocks without init_from", ["--freeze_d_blocks=1"],
+     ["train.freeze_d_blocks", "--init_from=PRESET_OR_RUN"]),
 ]
 
 
@@ -351,4 +353,4 @@ def test_a_batch_larger_than_the_data_set_is_warned_about(run, capsys):
         "dcgan", overrides=TINY + ["train.steps=1", "data.max_examples=10"])
     train_lib.run(config, os.path.join(run["root"], "small_data"), verbose=0)
     assert ("a step draws 16 examples but 'digits' has 10, so every step repeats examples; "
-            "a train.batch_size of at most 10 avoids it") in capsys.readouterr().out
+            "a train.batch_size of at most 10 avoids it") in capsys.readouterr().err

@@ -129,3 +129,13 @@ def test_a_file_is_not_a_run_directory(run_dir, tmp_path, monkeypatch, capsys):
     status, err = _cli(monkeypatch, capsys, str(other))
     assert status == 2 and "is a file, not a run directory" in err and "config.yaml" in err
     assert "has no config.yaml" not in err
+
+
+def test_another_domains_classifier_is_allowed_with_a_warning(run_dir, capsys):
+    result = evaluate.evaluate(run_dir, ["fid"], num_samples=50, extractor="fmnist", write=False)
+    assert result["card"]["extractor"].startswith("fmnist") and result["metrics"]["fid"] > 0
+    warning = capsys.readouterr().err
+    assert "--extractor=fmnist is the classifier of 'fashion_mnist'" in warning
+    assert "trained on 'digits'" in warning and "--extractor=auto picks digits" in warning
+    evaluate.evaluate(run_dir, ["fid"], num_samples=50, extractor="digits", write=False)
+    assert "warning" not in capsys.readouterr().err

@@ -39,6 +39,7 @@ def test_readme_lines_train_evaluate_export_a_fashion_mnist_dcgan(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run / "metrics.json").read_text())
+    assert json.loads(proc.stdout) == result  # stdout is the JSON alone
     scores = result["metrics"]
     print(json.dumps(scores))
     assert result["card"]["extractor"] == "fmnist_classifier"

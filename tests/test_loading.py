@@ -1,6 +1,6 @@
 """`ganzoo.loading` on bad files: truncated `.keras` archives, a run with a corrupt model.keras."""
 
-import logging
+import json
 import os
 import shutil
 import types
@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import ganzoo
-from ganzoo import export, train_lib
+from ganzoo import evaluate, export, run_dir, train_lib
 from ganzoo.loading import check_keras_archive, resolve_model_file
 
 TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps=4",
@@ -78,17 +78,26 @@ def test_truncated_checkpoint_file_suggests_its_run(run_copy):
         ganzoo.load_gan(checkpoint)
 
 
-def test_corrupt_model_keras_falls_back_to_the_newest_good_checkpoint(run_copy, caplog):
+def test_corrupt_model_keras_falls_back_to_the_newest_good_checkpoint(run_copy, capsys,
+                                                                     monkeypatch):
     checkpoints = _checkpoints(run_copy)
     assert len(checkpoints) >= 2, checkpoints
     newest, previous = checkpoints[-1], checkpoints[-2]
     _truncate(newest, 3000)  # a newest checkpoint that is corrupt too is skipped
     final = os.path.join(run_copy, "model.keras")
     _truncate(final)
-    with caplog.at_level(logging.WARNING):
-        gan = ganzoo.load_gan(run_copy)
-    warning = " ".join(r.getMessage() for r in caplog.records)
+    gan = ganzoo.load_gan(run_copy)
+    warning = capsys.readouterr().err  # the warnings go to stderr, never stdout
     assert final in warning and previous in warning and "not a valid .keras archive" in warning
+    assert f"checkpoint(s) {newest} are unreadable" in warning
+    # `python -m ganzoo.evaluate` on that run: the same warnings, and stdout is its JSON alone.
+    monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(
+        model_dir=run_copy, metrics="fid", num_samples=50, split="test", extractor="auto",
+        seed=0, inception_weights=None))
+    evaluate.main(["ganzoo.evaluate"])
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["card"]["step"] == run_dir._step_of(previous)
+    assert "not a valid .keras archive" in captured.err
     expected = ganzoo.load_gan(previous, compile=False).generate(3, seed=1)
     np.testing.assert_array_equal(np.asarray(gan.generate(3, seed=1)), np.asarray(expected))
     generator = ganzoo.load_generator(run_copy)  # the same fallback

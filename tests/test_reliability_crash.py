@@ -60,7 +60,7 @@ def test_recycled_pid_is_stale(tmp_path, capsys):
     (tmp_path / ".lock").write_text(json.dumps({**holder, "proc_start": "1"}))
     lock = run_dir.RunLock(str(tmp_path)).acquire()
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
-    assert "stale lock" in capsys.readouterr().out
+    assert "stale lock" in capsys.readouterr().err
     lock.release()
     assert not (tmp_path / ".lock").exists()
 
@@ -103,7 +103,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path, capsys):
         f.truncate(os.path.getsize(newest) // 2)  # a torn write
     model, path, skipped = run_dir.load_latest([first, newest])
     assert path == first and skipped == [newest] and model is not None
-    assert "unreadable" in capsys.readouterr().out
+    assert "unreadable" in capsys.readouterr().err
     run_dir.quarantine(skipped)
     assert os.path.exists(newest + ".corrupt") and not os.path.exists(newest)
     with pytest.raises(RuntimeError, match="None of the checkpoints"):
@@ -163,7 +163,7 @@ def test_sigkill_during_save_and_during_a_step_then_resume(tmp_path):
     proc, resumed = _train(run, GANZOO_TEST_CRASH_AT_STEP="14")
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert resumed == 4 and 8 - resumed <= EVERY
-    assert "stale lock" in proc.stdout
+    assert "stale lock" in proc.stderr
     assert _steps(run) == [8, 12]
     assert not os.path.exists(os.path.join(run, "checkpoints", ".tmp-ckpt-00000008.keras"))
     # 3. The same command again finishes the run: 2 steps (14 - 12) repeated.

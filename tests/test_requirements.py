@@ -101,9 +101,10 @@ def test_infogan_without_a_test_split_trains_and_skips_that_measurement(folders,
     argv = flags.FLAGS(["ganzoo.train", "--model=infogan", f"--dataset=folder:{folders}/labeled",
                         "--steps=2", f"--model_dir={run}", *sets])
     cli.main(argv)  # returns: exit status 0 (a failure raises SystemExit)
-    out = capsys.readouterr().out
-    assert "'q_test_accuracy' will be skipped" in out  # said when the run starts
-    assert "Trained 2 steps" in out and (run / "saved_model" / "1" / "saved_model.pb").exists()
+    captured = capsys.readouterr()
+    assert "'q_test_accuracy' will be skipped" in captured.err  # said when the run starts
+    assert "Trained 2 steps" in captured.out
+    assert (run / "saved_model" / "1" / "saved_model.pb").exists()
     report = json.loads((run / "report.json").read_text())
     assert "code_accuracy" in report and "q_test_accuracy" not in report
     assert "no 'test' split" in report["skipped"]["q_test_accuracy"]
@@ -122,7 +123,7 @@ def test_a_failing_report_only_warns(tmp_path, monkeypatch, capsys):
     expected = {"skipped": {"run_report": "OSError: the metrics server is down"}}
     assert result["report"] == expected
     assert json.load(open(os.path.join(run, "report.json"))) == expected
-    assert "run_report skipped" in capsys.readouterr().out
+    assert "run_report skipped" in capsys.readouterr().err
 
 
 def test_a_run_does_not_warn_that_keras_ignores_shuffle(tmp_path):
