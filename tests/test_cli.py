@@ -7,7 +7,7 @@ import sys
 import pytest
 from absl import flags
 
-from ganzoo import cli, evaluate, export
+from ganzoo import cli, evaluate, export, generate
 from ganzoo import train as train_cli
 
 
@@ -30,18 +30,19 @@ def test_good_flags_parse():
 
 
 def test_commands_import_together_and_define_their_flags_only_as_the_program():
-    # Importing all three (above) raised no DuplicateFlagError and defined train's flags
-    # only: evaluate's and export's `--model_dir`/`--seed` differ from train's.
+    # Importing all four (above) raised no DuplicateFlagError and defined train's flags
+    # only: evaluate's, export's and generate's `--model_dir`/`--seed` differ from train's.
     assert "steps" in flags.FLAGS and train_cli.FLAGS is flags.FLAGS
-    assert "export_dir" not in flags.FLAGS and "metrics" not in flags.FLAGS
-    assert callable(evaluate.define_flags) and callable(export.define_flags)
+    assert not {"export_dir", "metrics", "output"} & set(flags.FLAGS)
+    assert all(callable(m.define_flags) for m in (evaluate, export, generate))
 
 
 @pytest.mark.parametrize("command, args, fragment", [
     ("ganzoo.evaluate", [], "--model_dir"),
     ("ganzoo.export", ["--model_dir=x"], "--export_dir"),
+    ("ganzoo.generate", ["--model_dir=x"], "--output"),
 ])
-def test_evaluate_and_export_require_their_flags(command, args, fragment):
+def test_evaluate_export_and_generate_require_their_flags(command, args, fragment):
     proc = subprocess.run([sys.executable, "-m", command, *args], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2 and "error: " in proc.stderr and fragment in proc.stderr, \

@@ -528,13 +528,28 @@ class GAN(compat.PrebuiltModel):
         Returns:
             float32 numpy array `[num_images, ...]`.
         """
+        return np.concatenate(list(self.generate_batches(num_images, seed, batch_size,
+                                                         **conditions)))
+
+    def generate_batches(self, num_images, seed=0, batch_size=256, **conditions):
+        """`generate`'s images, `batch_size` at a time: the same numbers, in bounded memory.
+
+        Returns:
+            An iterator of float32 numpy arrays `[<= batch_size, ...]`, `num_images`
+            rows in all. Bad arguments or conditions raise here, before any image.
+        """
         latent = self.sample_latent(validation.check_num_images(num_images), seed)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
         inputs = self._generate_inputs(latent, seed, **conditions)
-        chunks = []
-        for start in range(0, int(num_images), batch_size):
-            part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
-            chunks.append(np.asarray(self.inference_generator(part, training=False)))
-        return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+
+        def batches():
+            for start in range(0, int(num_images), int(batch_size)):
+                part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
+                yield np.asarray(self.inference_generator(part, training=False))
+
+        return batches()
 
     def _generate_inputs(self, latent, seed, **conditions):
         """G's inputs for `generate(n, seed, **conditions)`: `generator_inputs` by

@@ -1,0 +1,231 @@
+"""`python -m ganzoo.generate`: samples of a run, `.keras` file or preset, written to disk.
+
+    python -m ganzoo.generate --model_dir=dcgan_fashion_mnist --output=samples.png
+    python -m ganzoo.generate --model_dir=runs/cgan_fmnist --labels=7 --num_images=64 \\
+        --output=sneakers.png --scale=4
+    python -m ganzoo.generate --model_dir=runs/dcgan_fmnist --num_images=10000 \\
+        --output=fakes/          # one PNG per image, for other FID tools
+
+What `--output` names decides the format:
+- `*.png`: one grid of the samples (at most `MAX_GRID_IMAGES`), `--rows` rows,
+  each pixel `--scale` times;
+- `*.npz`: numpy arrays `images` (float32 in the data range, [-1, 1] for
+  images; vectors for 2-D mixtures) and the conditions given (`labels`,
+  `categories`);
+- anything else: a directory of `000000.png`, `000001.png`, ... (uint8),
+  written batch by batch (bounded memory) into a temporary directory renamed
+  into place at the end, so an interrupted command leaves no half-filled folder.
+
+The images are `gan.generate(num_images, seed, **conditions)`'s (the
+exponential moving average of G where the run kept one). Nothing is ever
+replaced unless `--overwrite` is given, and a directory never: a folder mixing
+two commands' samples would give a wrong FID.
+"""
+
+import io
+import os
+
+import numpy as np
+from absl import flags
+
+from ganzoo import cli, files
+from ganzoo import images as images_lib
+from ganzoo.loading import load_gan
+
+FLAGS = flags.FLAGS
+gfile = files.gfile
+
+MAX_SAMPLES = 1_000_000
+MAX_GRID_IMAGES = 10_000
+FORMATS = (".png", ".npz")
+
+
+def output_format(output):
+    """`"grid"`, `"npz"` or `"directory"`: what `output` asks for (by its suffix)."""
+    suffix = os.path.splitext(os.fspath(output).rstrip("/"))[1].lower()
+    return {".png": "grid", ".npz": "npz"}.get(suffix, "directory")
+
+
+def check_output(output, num_images, overwrite=False):
+    """Refuses an output that would replace something, before any model is loaded.
+
+    Raises:
+        ValueError: an empty path, or a grid of more than `MAX_GRID_IMAGES` images.
+        FileExistsError: a file (or anything but an empty directory) is in the way.
+    """
+    if not output or not os.fspath(output).strip():
+        raise ValueError("--output is empty; name a .png (one grid), a .npz (arrays) or a "
+                         "directory (one PNG per image).")
+    output = os.fspath(output)
+    kind = output_format(output)
+    if kind == "grid" and num_images > MAX_GRID_IMAGES:
+        raise ValueError(f"A grid of {num_images:,} images is too large for one PNG (at most "
+                         f"{MAX_GRID_IMAGES:,}); give a directory as --output for one PNG per "
+                         "image, or a .npz.")
+    blocker = files.file_in_the_way(output)
+    if blocker is not None:
+        raise FileExistsError(f"--output={output} cannot be written: {blocker} is a file, not "
+                              "a directory. Choose another --output.")
+    if kind == "directory":
+        if files.isfile(output):
+            raise FileExistsError(f"--output={output} is a file; a directory output must be "
+                                  "new or empty (or end the name in .png or .npz).")
+        if gfile.isdir(output) and gfile.listdir(output):
+            raise FileExistsError(f"--output={output} is a directory that is not empty; samples "
+                                  "mixed with other files would give a wrong FID. Choose a new "
+                                  "or empty directory.")
+    elif gfile.isdir(output):
+        raise FileExistsError(f"--output={output} is a directory; choose another file name.")
+    elif files.isfile(output) and not overwrite:
+        raise FileExistsError(f"--output={output} exists; pass --overwrite to replace it.")
+    return kind
+
+
+def parse_ints(text, name):
+    """`"3"` or `"0,1,2"` -> int numpy array; None or `""` -> None."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise ValueError(f"--{name}={text!r} must be whole numbers separated by commas, e.g. "
+                         f"--{name}=3 or --{name}=0,1,2.")
+    return np.array(values, np.int64)
+
+
+def conditions_for(num_images, labels=None, categories=None):
+    """The `generate` conditions: the values given, repeated to `num_images` in order."""
+    conditions = {}
+    if labels is not None:
+        conditions["labels"] = np.resize(labels, num_images)
+    if categories is not None:
+        conditions["codes"] = {"categorical": np.resize(categories, num_images)}
+    return conditions
+
+
+def write_samples(gan, output, num_images=64, seed=0, batch_size=256, rows=None, scale=1,
+                  overwrite=False, labels=None, categories=None):
+    """Writes `gan.generate(num_images, seed, ...)` to `output` (see the module docstring).
+
+    Args:
+        gan: a ganzoo `GAN`.
+        output: str. A `.png` (grid), `.npz` (arrays) or directory path (one PNG per
+            image), on any TensorFlow file system.
+        num_images: int. How many samples, 1 to `MAX_SAMPLES`.
+        seed: int. The same seed gives the same samples.
+        batch_size: int. Generator batch size (memory, not the numbers).
+        rows: int or None. Grid rows (None: as square as possible).
+        scale: int. Each pixel becomes `scale` x `scale` (PNG outputs only).
+        overwrite: bool. Replace an existing `.png` or `.npz`.
+        labels: int sequence or None. cgan/acgan classes, repeated in order to
+            `num_images` (`[3]`: all class 3; None: 0, 1, ..., K-1, 0, ...).
+        categories: int sequence or None. InfoGAN's categorical code, likewise.
+
+    Returns:
+        dict: `output`, `format`, `num_images`, `shape` (one sample's).
+    """
+    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) \
+            or not 1 <= num_images <= MAX_SAMPLES:
+        raise ValueError(f"--num_images is {num_images!r}; pass 1 to {MAX_SAMPLES:,}.")
+    for name, value in (("scale", scale), ("rows", rows)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
+    kind = check_output(output, num_images, overwrite)
+    batches = gan.generate_batches(num_images, seed, batch_size,
+                                   **conditions_for(num_images, labels, categories))
+    if kind == "directory":
+        shape = _write_directory(batches, output, num_images, scale)
+    else:
+        samples = np.concatenate(list(batches))
+        shape = samples.shape[1:]
+        if kind == "grid":
+            _check_images(samples, kind)
+            images_lib.write_png(output, images_lib.image_grid(samples, rows=rows), scale)
+        else:
+            arrays = {"images": samples.astype(np.float32)}
+            if labels is not None:
+                arrays["labels"] = np.resize(labels, num_images)
+            if categories is not None:
+                arrays["categories"] = np.resize(categories, num_images)
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            files.atomic_write(output, buffer.getvalue())
+    return {"output": output, "format": kind, "num_images": int(num_images),
+            "shape": [int(d) for d in shape]}
+
+
+def _check_images(samples, kind):
+    if samples.ndim != 4 or samples.shape[-1] not in (1, 3):
+        raise ValueError(f"This model generates {list(samples.shape[1:])}-shaped samples, not "
+                         f"greyscale or RGB images: a {kind} of PNGs cannot show them; name a "
+                         ".npz as --output for the arrays.")
+
+
+def _write_directory(batches, output, num_images, scale):
+    width = max(6, len(str(num_images - 1)))
+    output = os.fspath(output).rstrip("/")
+    if gfile.isdir(output):  # empty (check_output): replaced by the finished directory
+        files.remove(output)
+    shape = None
+    with files.atomic_path(output) as tmp:
+        gfile.makedirs(tmp)
+        index = 0
+        for batch in batches:
+            _check_images(batch, "directory")
+            shape = batch.shape[1:]
+            for image in images_lib.to_uint8(batch):
+                with gfile.GFile(os.path.join(tmp, f"{index:0{width}d}.png"), "wb") as f:
+                    f.write(images_lib.png_bytes(image, scale))
+                index += 1
+    return shape
+
+
+def define_flags():
+    """Defines this command's absl flags; called by `run`, not at import (see `ganzoo.cli`)."""
+    flags.DEFINE_string("model_dir", None,
+                        "Run directory, .keras file or preset name (ganzoo.list_presets()).")
+    flags.DEFINE_string("output", None, "A .png (one grid), a .npz (arrays) or a new or empty "
+                        "directory (one PNG per image).")
+    flags.mark_flags_as_required(["model_dir", "output"])
+    flags.DEFINE_integer("num_images", 64, "How many samples.")
+    flags.DEFINE_integer("seed", 0, "The same seed gives the same samples.")
+    flags.DEFINE_string("labels", None, "cgan/acgan: class ids, repeated in order (3, or 0,1,2); "
+                        "default 0, 1, ..., K-1, 0, ...")
+    flags.DEFINE_string("categories", None,
+                        "InfoGAN: values of its categorical code, repeated in order.")
+    flags.DEFINE_integer("rows", None, "Grid rows (.png); default as square as possible.")
+    flags.DEFINE_integer("scale", 1, "Each pixel becomes scale x scale (PNG outputs).")
+    flags.DEFINE_integer("batch_size", 256, "Generator batch size (memory only).")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing .png or .npz.")
+
+
+def main(argv):
+    del argv  # `cli.parse_flags` refuses positional arguments
+    try:
+        labels = parse_ints(FLAGS.labels, "labels")
+        categories = parse_ints(FLAGS.categories, "categories")
+        if not 1 <= FLAGS.num_images <= MAX_SAMPLES:
+            raise ValueError(f"--num_images is {FLAGS.num_images:,}; pass 1 to "
+                             f"{MAX_SAMPLES:,}.")
+        check_output(FLAGS.output, FLAGS.num_images, FLAGS.overwrite)  # before loading
+        gan = load_gan(FLAGS.model_dir)  # compiled: its optimizer counts the steps
+        result = write_samples(gan, FLAGS.output, FLAGS.num_images, FLAGS.seed,
+                               FLAGS.batch_size, FLAGS.rows, FLAGS.scale, FLAGS.overwrite,
+                               labels, categories)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        cli.fail(e)
+    step = getattr(getattr(gan, "g_optimizer", None), "iterations", None)
+    print(f"Wrote {result['num_images']:,} samples of {type(gan).__name__}"
+          f"{'' if step is None else f' (step {int(step.numpy())})'} to {result['output']} "
+          f"({result['format']})")
+
+
+def run():
+    cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    run()
