@@ -29,6 +29,11 @@ def resolve_model_file(path):
         checkpoints = list_checkpoints(os.path.join(path, "checkpoints"))
         if checkpoints:
             return checkpoints[-1]
+        if files.isfile(os.path.join(path, "saved_model.pb")):
+            raise ValueError(
+                f"{path!r} is an exported SavedModel (a generator for TF Serving), not a ganzoo "
+                "run: pass the run directory it was exported from, or load the generator "
+                "alone with ganzoo.load_generator.")
         raise FileNotFoundError(
             f"{path!r} has no model.keras and no checkpoints/ckpt-*.keras: is it a ganzoo "
             "run directory? Train one with `python -m ganzoo.train --model_dir=...`."

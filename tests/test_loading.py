@@ -120,3 +120,11 @@ def test_a_plain_file_is_not_a_run_or_keras_file(trained):
     with pytest.raises(ValueError, match=f"config.yaml' is a file, not a run directory or "
                                          f".keras file; pass its run directory '{trained}'"):
         resolve_model_file(os.path.join(trained, "config.yaml"))
+
+
+def test_an_exported_saved_model_is_named_as_such(trained):
+    exported = os.path.join(trained, "saved_model", "1")
+    with pytest.raises(ValueError, match="is an exported SavedModel .* pass the run directory "
+                                         "it was exported from, or .* ganzoo.load_generator"):
+        ganzoo.load_gan(exported)
+    assert ganzoo.load_generator(exported) is not None  # what it is for

@@ -109,6 +109,7 @@ def test_benchmark_headline_is_the_benchmark_results():
 
 @pytest.mark.parametrize("header,source", [
     (("data", "variant", "modes (per seed)"), "mode_collapse.md"),
+    (("paper", "data", "method"), "mode_collapse.md"),
     (("model", "config", "steps", "measure"), "control.md"),
     (("image", "eager fp32", "channels_last fp32"), "gpu_check/benchmark.md"),
 ])

@@ -3,9 +3,10 @@
     python tools/machine.py   # this host's matmul rate -> tools/results/hosts.{json,md}
 
 The model name alone does not tell hosts apart: two hosts that both call
-themselves "AMD EPYC" were seen here, one with AVX-512 and bf16 (TensorFlow's
-fp32 matmul at 471 GFLOP/s on 2 cores) and one with AVX2 only (family 25
-model 1, 97 GFLOP/s; tools/results/hosts.md). `describe()` adds the family, model and vector units.
+themselves "AMD EPYC" were seen here, one with AVX-512 and bf16 (family 25
+model 17, TensorFlow's fp32 matmul at 202-215 GFLOP/s on 2 cores) and one with
+AVX2 only (family 25 model 1, 97 GFLOP/s; tools/results/hosts.md). `describe()`
+adds the family, model and vector units.
 
 Example:
 

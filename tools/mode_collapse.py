@@ -53,19 +53,45 @@ VARIANTS = {
 # (tests/test_mode_collapse_e2e.py).
 BEST = "vbn_minibatch"
 
-# Published numbers on the same protocol (2,500 samples, 3-std high quality),
-# each paper's own architecture and training length; see the module docstring
-# of ganzoo.data.toy for the data scales. Filled only with values checked
-# against the papers' text: none yet (the tables could not be read here).
-PUBLISHED = []
+# Published numbers on the same mixtures and metrics, each paper with its own (larger)
+# networks and training length, as /work/shared/REFERENCES.md quotes them from the papers'
+# tables in their repositories: VEEGAN Table 1 (akashgit/VEEGAN, `tab.png`: 2,500
+# samples, high quality = within 3 std of a mode, 5 runs) and PacGAN Table 1
+# (fjxmlzn/PacGAN, `synthetic_data_experiments/results/Table1.png`: 10 trials,
+# ± standard error). VEEGAN reports no reverse KL. The plain GAN differs between the
+# two papers (ring: 1 vs 6.3 modes): our own baseline is the one measured above.
+VEEGAN = "Srivastava et al. 2017 (VEEGAN), Table 1"
+PACGAN = "Lin et al. 2018 (PacGAN), Table 1"
+PUBLISHED = [
+    {"paper": VEEGAN, "data": data, "method": method, "modes": modes,
+     "high_quality": f"{quality}%", "reverse_kl": "-"}
+    for data, rows in (("ring8", [("GAN", "1 / 8", 99.3), ("ALI", "2.8 / 8", 0.13),
+                                  ("Unrolled GAN, 5 steps", "7.6 / 8", 35.6),
+                                  ("VEEGAN", "8 / 8", 52.9)]),
+                       ("grid25", [("GAN", "3.3 / 25", 0.5), ("ALI", "15.8 / 25", 1.6),
+                                   ("Unrolled GAN, 5 steps", "23.6 / 25", 16),
+                                   ("VEEGAN", "24.6 / 25", 40)]))
+    for method, modes, quality in rows
+] + [
+    {"paper": PACGAN, "data": data, "method": method, "modes": modes,
+     "high_quality": quality, "reverse_kl": kl}
+    for data, rows in (("ring8", [("GAN", "6.3 ± 0.5 / 8", "98.2%", "0.45"),
+                                  ("ALI", "6.6 ± 0.3 / 8", "97.6%", "0.36"),
+                                  ("PacGAN2", "7.9 ± 0.1 / 8", "95.6%", "0.07"),
+                                  ("PacGAN3", "7.8 ± 0.1 / 8", "97.7%", "0.10"),
+                                  ("PacGAN4", "7.8 ± 0.1 / 8", "95.9%", "0.07")]),
+                       ("grid25", [("GAN", "17.3 ± 0.8 / 25", "94.8%", "0.70"),
+                                   ("ALI", "24.1 ± 0.4 / 25", "95.7%", "0.14"),
+                                   ("PacGAN2", "23.8 ± 0.7 / 25", "91.3%", "0.13"),
+                                   ("PacGAN3", "24.6 ± 0.4 / 25", "94.2%", "0.06"),
+                                   ("PacGAN4", "24.8 ± 0.2 / 25", "93.6%", "0.04")]))
+    for method, modes, quality, kl in rows
+]
 PUBLISHED_NOTE = (
-    "Published numbers for comparison: Metz et al. 2017 (Unrolled GAN, "
-    "https://arxiv.org/abs/1611.02163), Srivastava et al. 2017 (VEEGAN, Table 1, "
-    "https://arxiv.org/abs/1705.07761) and Lin et al. 2018 (PacGAN, Table 1, "
-    "https://arxiv.org/abs/1712.04086) report these metrics on the same mixtures with "
-    "their own, larger networks and longer training. Their values are not quoted here "
-    "because they could not be checked against the papers' text when this table was "
-    "made; add them to `PUBLISHED` in `tools/mode_collapse.py` once verified.")
+    "Published numbers on the same mixtures and metrics with each paper's own, larger "
+    "networks and longer training (VEEGAN: 2,500 samples, 5 runs; PacGAN: 10 trials, ± "
+    "standard error; no reverse KL in VEEGAN's table). Their plain GANs differ (ring: 1 vs "
+    "6.3 modes), so the baseline to compare a switch with is ours, above.")
 
 
 def train_and_measure(dataset, variant, seed, steps=None, steps_per_execution=50):
@@ -159,7 +185,7 @@ def summarize(runs):
     return rows
 
 
-def markdown(rows, total_seconds, command):
+def markdown(rows, total_seconds, command, name="mode_collapse"):
     lines = [
         "# Mode collapse on 2-D mixtures: the 2014 GAN and its anti-collapse switches",
         "",
@@ -184,16 +210,18 @@ def markdown(rows, total_seconds, command):
             f"| {100 * r['high_quality'][0]:.1f} ± {100 * r['high_quality'][1]:.1f} % "
             f"| {r['reverse_kl'][0]:.2f} ± {r['reverse_kl'][1]:.2f} "
             f"| {r['seconds'][0]:.0f} ± {r['seconds'][1]:.0f} |")
-    lines += ["", "Scatter plots of every run: `mode_collapse_ring8.png`, "
-              "`mode_collapse_grid25.png` (a row per variant, a column per seed).", ""]
-    if not PUBLISHED:
-        lines += [PUBLISHED_NOTE, ""]
-    else:
+    sheets = ", ".join(f"`{name}_{d}.png`" for d in dict.fromkeys(r["dataset"] for r in rows))
+    lines += ["", f"Scatter plots of every run: {sheets} (a row per variant, a column per "
+              "seed).", ""]
+    datasets = {r["dataset"] for r in rows}
+    published = [p for p in PUBLISHED if p["data"] in datasets]
+    if published:
         lines += ["## Published numbers (their architectures and training lengths)", "",
+                  PUBLISHED_NOTE, "",
                   "| paper | data | method | modes | high quality | reverse KL |",
                   "| --- | --- | --- | ---: | ---: | ---: |"]
         lines += [f"| {p['paper']} | {p['data']} | {p['method']} | {p['modes']} "
-                  f"| {p['high_quality']} | {p['reverse_kl']} |" for p in PUBLISHED]
+                  f"| {p['high_quality']} | {p['reverse_kl']} |" for p in published]
     return "\n".join(lines) + "\n"
 
 
@@ -229,7 +257,8 @@ def main(argv=None):
         with open(args.out + ".json") as f:
             saved = json.load(f)
         with open(args.out + ".md", "w") as f:
-            f.write(markdown(saved["summary"], saved["total_seconds"], saved["command"]))
+            f.write(markdown(saved["summary"], saved["total_seconds"], saved["command"],
+                             os.path.basename(args.out)))
         return
     unknown = set(args.variants.split(",")) - set(VARIANTS)
     if unknown:
@@ -244,7 +273,7 @@ def main(argv=None):
                                                           else sys.argv[1:])
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".md", "w") as f:
-        f.write(markdown(rows, total, command.strip()))
+        f.write(markdown(rows, total, command.strip(), os.path.basename(args.out)))
     with open(args.out + ".json", "w") as f:
         json.dump({"command": command.strip(), "total_seconds": total, "summary": rows,
                    "published": PUBLISHED,
