@@ -27,7 +27,8 @@ workaround) or changes the private API (time to adapt it).
   each time a builder of an unprepared data set is constructed.
 - `FusedBatchNormalization`: Keras 3's batch norm without Keras 2's `fused=True`
   (its TensorFlow backend normalises with separate moment, subtract, multiply
-  ops; TF's fused kernel does the training step 4-5x faster on CPU).
+  ops; TF's fused kernel does the layer's training pass 2.5x faster on CPU,
+  tools/results/fused_bn.md).
 """
 
 import contextlib
@@ -243,9 +244,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     batch moments, the normalisation and their gradients as a dozen separate
     element-wise and reduction ops over the activations (upcast to float32 under
     a bf16 policy). TF's `FusedBatchNormV3` (oneDNN on CPU, cuDNN on GPU) does the
-    same in one pass each way: on 2 AVX-512 cores its forward + backward is 4-5x
-    faster at DCGAN's 64 px shapes, in bf16 and float32 (batch norm was 12% of
-    the 64 px bf16 DCGAN step; tools/results/benchmark.md).
+    same in one pass each way: on 2 AVX-512 cores its forward + backward is
+    1.5-4.2x faster at each of DCGAN's 64 px shapes (2.5x summed over the seven),
+    in bf16 and float32; the whole 64 px DCGAN step gains 1.18x in bf16 and
+    nothing measurable in float32 (`python tools/fused_bn_benchmark.py`,
+    tools/results/fused_bn.md).
 
     Same arguments, weights, outputs and moving statistics as the Keras layer (to
     float rounding; the moving variance is the biased batch variance, as Keras
