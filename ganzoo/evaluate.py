@@ -13,10 +13,15 @@ or `GANZOO_INCEPTION_WEIGHTS`), or any `ganzoo.metrics.Extractor` from Python.
 A domain classifier's FID compares runs on the same data with each other, not
 with published Inception-FIDs; the card names the extractor.
 
+`--samples=PATH --dataset=NAME` scores samples made elsewhere (a folder of
+PNGs, a `.npy`, or a `.npz` with `images`) by the same protocol
+(`evaluate_samples`), e.g. another framework's GAN beside ganzoo's.
+
 Exit status: 0 with the result printed as JSON; 2 for a bad flag, metric name
 or run directory (`error: ...` on stderr, see `ganzoo.cli`).
 """
 
+import io
 import json
 import os
 
@@ -32,12 +37,13 @@ from ganzoo.version import __version__
 
 FLAGS = flags.FLAGS
 METRICS = ("fid", "kid", "is", "pr", "parzen", "classes")
+DEFAULT_SAMPLES = 2000
 # Far beyond the 50,000 of the usual FID protocol; more only risks running out of memory.
 MAX_SAMPLES = 1_000_000
 
 
-def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, split="test",
-             extractor="auto", seed=0, inception_weights=None, gan=None, write=True):
+def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=DEFAULT_SAMPLES,
+             split="test", extractor="auto", seed=0, inception_weights=None, gan=None, write=True):
     """Measures a run's generator against real data and returns the metric card.
 
     Args:
@@ -80,18 +86,45 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=2000, sp
 
 def _evaluate(model_dir, metrics, num_samples, split, extractor, seed, inception_weights, gan,
               write, config):
-    dataset, spec = data.load(config.data.name, split, config.data.image_size,
-                              config.data.data_dir)
-    # A run trained on some classes (`data.classes`) is compared with those classes.
-    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
-    real = _first(dataset, num_samples)
     fake = gan.generate(num_samples, seed=seed)
+    result = _score(fake, metrics, num_samples, split, extractor, seed, inception_weights,
+                    RealData(config.data.name, config.data.image_size, config.data.data_dir,
+                             config.data.classes))
+    result["card"] = {
+        "run": files.abspath(model_dir), "model": config.model.name,
+        "step": (int(gan.g_optimizer.iterations.numpy())
+                 if getattr(gan, "g_optimizer", None) is not None else None),
+        **result["card"],
+    }
+    if write:
+        files.write_json(os.path.join(model_dir, "metrics.json"), result, default=None)
+    return result
+
+
+class RealData:
+    """Which real images generated samples are compared with: a data set, its size, classes."""
+
+    def __init__(self, name, image_size=None, data_dir=None, classes=None):
+        self.name, self.image_size, self.data_dir, self.classes = (name, image_size, data_dir,
+                                                                   classes)
+
+
+def _score(fake, metrics, num_samples, split, extractor, seed, inception_weights, real_data):
+    """The metrics of samples `fake` against the first `num_samples` of `real_data`'s split."""
+    dataset, spec = data.load(real_data.name, split, real_data.image_size, real_data.data_dir)
+    # A run trained on some classes (`data.classes`) is compared with those classes.
+    dataset, spec = data.select_classes(dataset, spec, real_data.classes)
     if not spec.is_image:
         raise ValueError(
-            f"{config.data.name!r} holds vectors, not images; its mode-coverage metrics are "
-            "in report.json (ganzoo.metrics.mode_coverage)."
-        )
-    extractor = _make_extractor(extractor, config.data.name, inception_weights)
+            f"{real_data.name!r} holds vectors, not images; its mode-coverage metrics are "
+            "in report.json (ganzoo.metrics.mode_coverage).")
+    if tuple(fake.shape[1:]) != tuple(spec.shape):
+        raise ValueError(
+            f"The samples are {list(fake.shape[1:])} images but {real_data.name!r} holds "
+            f"{list(spec.shape)}: generate at the data set's size and channels (or pass "
+            "--image_size for a data set read at another size).")
+    real = _first(dataset, num_samples)
+    extractor = _make_extractor(extractor, real_data.name, inception_weights)
     real_out = metrics_lib.compute_features(extractor, real)
     fake_out = metrics_lib.compute_features(extractor, fake)
     results = {}
@@ -111,29 +144,114 @@ def _evaluate(model_dir, metrics, num_samples, split, extractor, seed, inception
         results.update(precision=float(precision), recall=float(recall))
     if "classes" in metrics:
         # KL to the real split's class frequencies (digits: its training split's).
-        reference = None if config.data.name == "digits" else _class_frequencies(dataset)
+        reference = None if real_data.name == "digits" else _class_frequencies(dataset)
         counts, kl = metrics_lib.digits_class_histogram(_logits(fake_out, extractor), reference)
         results.update(class_counts=[int(c) for c in counts], class_kl=float(kl))
     if "parzen" in metrics:
-        results.update(_parzen(config, fake, real))
+        results.update(_parzen(real_data, fake, real))
     card = {
-        "run": files.abspath(model_dir), "model": config.model.name,
-        "step": (int(gan.g_optimizer.iterations.numpy())
-                 if getattr(gan, "g_optimizer", None) is not None else None),
         "extractor": getattr(extractor, "name", type(extractor).__name__),
         "extractor_weights_sha256": getattr(extractor, "weights_checksum", None),
         "resize_method": getattr(extractor, "resize_method", None),
         "extractor_input_size": list(getattr(extractor, "input_size", None) or []) or None,
         "num_real": int(len(real)), "num_fake": int(len(fake)),
-        "real_data": config.data.name, "real_split": split,
-        "real_classes": config.data.classes,
+        "real_data": real_data.name, "real_split": split,
+        "real_classes": real_data.classes,
         "image_size": list(spec.shape), "seed": seed,
         "ganzoo": __version__, "tensorflow": tf.__version__,
     }
-    result = {"metrics": results, "card": card}
-    if write:
-        files.write_json(os.path.join(model_dir, "metrics.json"), result, default=None)
+    return {"metrics": results, "card": card}
+
+
+def evaluate_samples(samples, dataset, metrics=("fid", "kid", "is", "pr"), num_samples=None,
+                     split="test", extractor="auto", seed=0, inception_weights=None,
+                     image_size=None, data_dir=None):
+    """Scores samples made elsewhere (another framework's GAN) by ganzoo's protocol.
+
+    Args:
+        samples: str or array. A `.npz` with an `images` array (`python -m
+            ganzoo.generate`'s), a `.npy`, or a directory of PNG/JPEG files
+            (sorted by name); uint8 0..255, or floats in [-1, 1]. Or the array.
+        dataset: str. The real data to compare with (`fashion_mnist`, `digits`,
+            `folder:PATH`, ...), read as `ganzoo.data.load` reads it.
+        metrics, split, extractor, seed, inception_weights: as `evaluate`.
+        num_samples: int or None. Use the first n samples (and at most n real
+            images); None uses them all.
+        image_size, data_dir: how to read `dataset` (as `--image_size`, `--data_dir`).
+
+    Returns:
+        dict: `{"metrics": {...}, "card": {...}}`; the card names the samples' source.
+
+    Example:
+
+    >>> evaluate_samples("pytorch_fakes/", "fashion_mnist", ["fid", "kid", "pr"])
+    """
+    metrics = _check_metrics(metrics)
+    source = samples if isinstance(samples, str) else None
+    fake = read_samples(samples)
+    if num_samples is not None:
+        _check_num_samples(num_samples)
+        fake = fake[:num_samples]
+    result = _score(fake, metrics, len(fake), split, extractor, seed, inception_weights,
+                    RealData(dataset, image_size, data_dir))
+    result["card"] = {"samples": files.abspath(source) if source else None, **result["card"]}
     return result
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def read_samples(samples):
+    """Samples as float32 `[N, H, W, C]` in [-1, 1] from an array, `.npz`, `.npy` or folder.
+
+    Raises:
+        FileNotFoundError: nothing at the path.
+        ValueError: no images, mixed sizes, a wrong rank or floats outside [-1, 1].
+    """
+    where = samples if isinstance(samples, str) else "the samples"
+    if isinstance(samples, str):
+        if files.gfile.isdir(samples):
+            names = sorted(n for n in files.gfile.listdir(samples)
+                           if n.lower().endswith(IMAGE_SUFFIXES))
+            if not names:
+                raise ValueError(f"{samples!r} holds no {'/'.join(IMAGE_SUFFIXES)} images.")
+            array = np.stack([_decode(os.path.join(samples, n)) for n in names])
+        elif not files.isfile(samples):
+            raise FileNotFoundError(f"No samples at {samples!r}: pass a .npz (images), a .npy "
+                                    "or a directory of PNG files.")
+        elif samples.endswith((".npz", ".npy")):
+            with files.gfile.GFile(samples, "rb") as f:
+                loaded = np.load(io.BytesIO(f.read()))
+                if isinstance(loaded, np.lib.npyio.NpzFile):
+                    if "images" not in loaded:
+                        raise ValueError(f"{samples!r} has no `images` array (it has "
+                                         f"{sorted(loaded)}).")
+                    loaded = loaded["images"]
+                array = np.asarray(loaded)
+        else:
+            raise ValueError(f"{samples!r} is not a .npz, .npy or directory of images.")
+    else:
+        array = np.asarray(samples)
+    if array.ndim == 3:  # [N, H, W]: greyscale without its channel axis
+        array = array[..., None]
+    if array.ndim != 4 or len(array) == 0:
+        raise ValueError(f"{where}: expected images [N, H, W, C], got shape {list(array.shape)}.")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 127.5 - 1.0
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)) or array.min() < -1.001 or array.max() > 1.001:
+        raise ValueError(f"{where}: float images must be finite and in [-1, 1] (ganzoo's range; "
+                         f"these span {array.min():.3g} to {array.max():.3g}); pass uint8 "
+                         "0..255 or rescale them.")
+    return np.clip(array, -1.0, 1.0)
+
+
+def _decode(path):
+    from PIL import Image
+
+    with files.gfile.GFile(path, "rb") as f:
+        image = np.asarray(Image.open(io.BytesIO(f.read())))
+    return image[..., None] if image.ndim == 2 else image
 
 
 def _check_metrics(metrics):
@@ -203,10 +321,9 @@ def _logits(outputs, extractor):
     return outputs["logits"]
 
 
-def _parzen(config, fake, real_test):
+def _parzen(real_data, fake, real_test):
     # Bandwidth chosen on a validation set taken from the training split (never the test set).
-    train, _ = data.load(config.data.name, "train", config.data.image_size,
-                         config.data.data_dir)
+    train, _ = data.load(real_data.name, "train", real_data.image_size, real_data.data_dir)
     validation = _first(train, min(1000, len(real_test)))
     flat = lambda x: x.reshape(len(x), -1).astype(np.float64)  # noqa: E731
     result = metrics_lib.parzen_log_likelihood(flat(fake), flat(real_test), flat(validation))
@@ -216,10 +333,17 @@ def _parzen(config, fake, real_test):
 
 def define_flags():
     """Defines this command's absl flags; called by `run`, not at import (see `ganzoo.cli`)."""
-    flags.DEFINE_string("model_dir", None, "Run directory to evaluate (required).")
-    flags.mark_flag_as_required("model_dir")
+    flags.DEFINE_string("model_dir", None, "Run directory to evaluate (or give --samples).")
+    flags.DEFINE_string("samples", None,
+                        "Instead of a run: samples made elsewhere (.npz with `images`, .npy, or "
+                        "a directory of PNGs), scored against --dataset.")
+    flags.DEFINE_string("dataset", None, "With --samples: the real data (e.g. fashion_mnist).")
+    flags.DEFINE_integer("image_size", None, "With --samples: read --dataset at this size.")
+    flags.DEFINE_string("data_dir", None, "With --samples: where --dataset's files are.")
     flags.DEFINE_string("metrics", "fid,kid,is,pr", f"Comma-separated, from {','.join(METRICS)}.")
-    flags.DEFINE_integer("num_samples", 2000, "Generated samples, and at most this many real ones.")
+    flags.DEFINE_integer("num_samples", None,
+                         f"Generated samples, and at most this many real ones; default "
+                         f"{DEFAULT_SAMPLES} for --model_dir, every one of --samples.")
     flags.DEFINE_string("split", "test", "Real split to compare with (test is held out).")
     flags.DEFINE_enum("extractor", "auto", list(EXTRACTORS),
                       "Feature extractor; auto: the data set's shipped classifier, else Inception.")
@@ -230,8 +354,25 @@ def define_flags():
 def main(argv):
     del argv  # `cli.parse_flags` refuses positional arguments
     try:
-        result = evaluate(FLAGS.model_dir, FLAGS.metrics, FLAGS.num_samples, FLAGS.split,
-                          FLAGS.extractor, FLAGS.seed, FLAGS.inception_weights)
+        if (FLAGS.model_dir is None) == (FLAGS.samples is None):
+            raise ValueError("Pass --model_dir=RUN (a ganzoo run) or --samples=PATH (samples "
+                             "made elsewhere, with --dataset), not both or neither.")
+        if FLAGS.samples is not None:
+            if not FLAGS.dataset:
+                raise ValueError("--samples needs --dataset: the real data to compare with, "
+                                 "e.g. --dataset=fashion_mnist.")
+            result = evaluate_samples(FLAGS.samples, FLAGS.dataset, FLAGS.metrics,
+                                      FLAGS.num_samples, FLAGS.split, FLAGS.extractor,
+                                      FLAGS.seed, FLAGS.inception_weights, FLAGS.image_size,
+                                      FLAGS.data_dir)
+        else:
+            for name in ("dataset", "image_size", "data_dir"):
+                if getattr(FLAGS, name) is not None:
+                    raise ValueError(f"--{name} is for --samples; a run is compared with the "
+                                     "data it trained on (its config.yaml).")
+            result = evaluate(FLAGS.model_dir, FLAGS.metrics,
+                              DEFAULT_SAMPLES if FLAGS.num_samples is None else FLAGS.num_samples,
+                              FLAGS.split, FLAGS.extractor, FLAGS.seed, FLAGS.inception_weights)
     except (ValueError, FileNotFoundError, RuntimeError, MemoryError) as e:
         cli.fail(e)
     print(json.dumps(result, indent=2))

@@ -75,7 +75,8 @@ def test_cli_and_bad_input(run_dir):
 def _cli(monkeypatch, capsys, model_dir, **flag_values):
     """`python -m ganzoo.evaluate` in-process: `main` with its flags' values; (status, stderr)."""
     values = dict(model_dir=model_dir, metrics="fid", num_samples=100, split="test",
-                  extractor="auto", seed=0, inception_weights=None)
+                  extractor="auto", seed=0, inception_weights=None, samples=None, dataset=None,
+                  image_size=None, data_dir=None)
     monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(**{**values, **flag_values}))
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main(["ganzoo.evaluate"])
@@ -139,3 +140,67 @@ def test_another_domains_classifier_is_allowed_with_a_warning(run_dir, capsys):
     assert "trained on 'digits'" in warning and "--extractor=auto picks digits" in warning
     evaluate.evaluate(run_dir, ["fid"], num_samples=50, extractor="digits", write=False)
     assert "warning" not in capsys.readouterr().err
+
+
+def test_samples_made_elsewhere_score_as_the_run_that_made_them(run_dir, tmp_path, capsys,
+                                                                monkeypatch):
+    """`--samples` (another framework's GAN): a folder of PNGs or a .npz of the same
+    images scores exactly as evaluating the run that generated them."""
+    from ganzoo import generate
+
+    gan = load_gan(run_dir, compile=False)
+    metrics_ = ["fid", "kid", "pr", "classes"]
+    expected = evaluate.evaluate(run_dir, metrics_, num_samples=120, seed=2, write=False)
+    generate.write_samples(gan, str(tmp_path / "fakes"), 120, seed=2)  # uint8 PNGs
+    generate.write_samples(gan, str(tmp_path / "fakes.npz"), 120, seed=2)  # float32
+    from_npz = evaluate.evaluate_samples(str(tmp_path / "fakes.npz"), "digits", metrics_,
+                                         seed=2)
+    assert from_npz["metrics"] == expected["metrics"]
+    card = from_npz["card"]
+    assert card["samples"] == str(tmp_path / "fakes.npz") and card["num_fake"] == 120
+    assert {k: v for k, v in card.items() if k != "samples"} == {
+        k: v for k, v in expected["card"].items() if k not in ("run", "model", "step")}
+    # The PNGs are the same images rounded to 8 bits: the same numbers to within that.
+    from_pngs = evaluate.evaluate_samples(str(tmp_path / "fakes"), "digits", metrics_, seed=2)
+    assert from_pngs["metrics"]["class_counts"] == expected["metrics"]["class_counts"]
+    assert from_pngs["metrics"]["fid"] == pytest.approx(expected["metrics"]["fid"], rel=0.02)
+    # The command: --samples with --dataset, the JSON alone on stdout.
+    capsys.readouterr()
+    monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(
+        model_dir=None, samples=str(tmp_path / "fakes"), dataset="digits", image_size=None,
+        data_dir=None, metrics="fid", num_samples=50, split="test", extractor="auto", seed=0,
+        inception_weights=None))
+    evaluate.main(["ganzoo.evaluate"])
+    card = json.loads(capsys.readouterr().out)["card"]
+    assert card["num_fake"] == card["num_real"] == 50 and card["real_data"] == "digits"
+
+
+@pytest.mark.parametrize("make, flags, fragment", [
+    (None, {}, "not both or neither"),
+    (None, {"model_dir": "{tmp}", "samples": "x"}, "not both or neither"),
+    (None, {"samples": "x"}, "--samples needs --dataset"),
+    (None, {"samples": "{tmp}/none", "dataset": "digits"}, "No samples at"),
+    ("empty", {"samples": "{tmp}/empty", "dataset": "digits"}, "holds no"),
+    ("big", {"samples": "{tmp}/big.npy", "dataset": "digits"}, "must be finite and in [-1, 1]"),
+    ("rgb", {"samples": "{tmp}/rgb.npy", "dataset": "digits"},
+     "are [16, 16, 3] images but 'digits' holds [16, 16, 1]"),
+    ("npz", {"samples": "{tmp}/other.npz", "dataset": "digits"}, "has no `images` array"),
+])
+def test_bad_samples_are_refused_by_name(make, flags, fragment, run_dir, tmp_path, monkeypatch,
+                                         capsys):
+    if make == "empty":
+        (tmp_path / "empty").mkdir()
+    elif make == "big":
+        np.save(tmp_path / "big.npy", np.full([4, 16, 16, 1], 255.0, np.float32))
+    elif make == "rgb":
+        np.save(tmp_path / "rgb.npy", np.zeros([4, 16, 16, 3], np.uint8))
+    elif make == "npz":
+        np.savez(tmp_path / "other.npz", x=np.zeros([4, 16, 16, 1]))
+    flags = {k: v.format(tmp=tmp_path) for k, v in flags.items()}
+    status, err = _cli(monkeypatch, capsys, flags.pop("model_dir", None), **flags)
+    assert status == 2 and err.startswith("error: ") and fragment in err, err
+
+
+def test_dataset_flags_are_for_samples_only(run_dir, monkeypatch, capsys):
+    status, err = _cli(monkeypatch, capsys, run_dir, dataset="fashion_mnist")
+    assert status == 2 and "--dataset is for --samples" in err

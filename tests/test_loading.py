@@ -93,7 +93,8 @@ def test_corrupt_model_keras_falls_back_to_the_newest_good_checkpoint(run_copy, 
     # `python -m ganzoo.evaluate` on that run: the same warnings, and stdout is its JSON alone.
     monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(
         model_dir=run_copy, metrics="fid", num_samples=50, split="test", extractor="auto",
-        seed=0, inception_weights=None))
+        seed=0, inception_weights=None, samples=None, dataset=None, image_size=None,
+        data_dir=None))
     evaluate.main(["ganzoo.evaluate"])
     captured = capsys.readouterr()
     assert json.loads(captured.out)["card"]["step"] == run_dir._step_of(previous)
