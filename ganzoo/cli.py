@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from absl import app, flags
+from absl import app, flags, logging
 
 EXIT_BAD_INPUT = 2
 
@@ -68,10 +68,32 @@ def run(main: Callable[[list], None], define_flags: Callable[[], None] | None = 
                               "own model family (repeatable).")
 
     def main_after_imports(argv):
+        if not flags.FLAGS["verbosity"].present:
+            # The console keeps to progress, results and `warning:`/`error:` lines
+            # (`ganzoo.errors.warn` logs at INFO: --verbosity=0 shows it twice).
+            logging.set_verbosity(logging.WARNING)
         import_modules(flags.FLAGS.import_module)
         main(argv)
 
     app.run(main_after_imports, flags_parser=parse_flags)
+
+
+def parse_ints(text: str | None, name: str) -> list | None:
+    """A flag's `"3"` or `"0,1,2"` -> `[3]` / `[0, 1, 2]`; None or `""` -> None.
+
+    Raises:
+        ValueError: anything but whole numbers separated by commas, naming `--name`.
+    """
+    if text is None or not str(text).strip():
+        return None
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise ValueError(f"--{name}={text!r} must be whole numbers separated by commas, e.g. "
+                         f"--{name}=3 or --{name}=0,1,2.")
+    return values
 
 
 def import_modules(names):

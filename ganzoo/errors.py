@@ -18,8 +18,11 @@ def warn(message):
     """Tells the user about something that does not stop the command.
 
     The message goes to stderr as `warning: ...`, so that a command's stdout
-    stays what it promises (evaluate prints only its JSON there); absl's log
-    gets it at INFO, so a log file keeps it without a second terminal line.
+    stays what it promises (evaluate prints only its JSON there), and to absl's
+    log at INFO: the commands log at WARNING and above unless `--verbosity` is
+    given (`ganzoo.cli.run`), so the terminal shows it once, and `--verbosity=0
+    --log_dir=DIR` keeps it in the log files too. From Python, the stderr line
+    is what shows; `logging` handlers at INFO get the record.
     """
     logging.info("warning: %s", message)
     print(f"warning: {message}", file=sys.stderr, flush=True)

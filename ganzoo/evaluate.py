@@ -21,6 +21,7 @@ Exit status: 0 with the result printed as JSON; 2 for a bad flag, metric name
 or run directory (`error: ...` on stderr, see `ganzoo.cli`).
 """
 
+import dataclasses
 import io
 import json
 import os
@@ -88,7 +89,7 @@ def _evaluate(model_dir, metrics, num_samples, split, extractor, seed, inception
               write, config):
     fake = gan.generate(num_samples, seed=seed)
     result = _score(fake, metrics, num_samples, split, extractor, seed, inception_weights,
-                    RealData(config.data.name, config.data.image_size, config.data.data_dir,
+                    _RealData(config.data.name, config.data.image_size, config.data.data_dir,
                              config.data.classes))
     result["card"] = {
         "run": files.abspath(model_dir), "model": config.model.name,
@@ -101,12 +102,14 @@ def _evaluate(model_dir, metrics, num_samples, split, extractor, seed, inception
     return result
 
 
-class RealData:
-    """Which real images generated samples are compared with: a data set, its size, classes."""
+@dataclasses.dataclass
+class _RealData:
+    """Which real images samples are compared with: a data set, its size, its classes."""
 
-    def __init__(self, name, image_size=None, data_dir=None, classes=None):
-        self.name, self.image_size, self.data_dir, self.classes = (name, image_size, data_dir,
-                                                                   classes)
+    name: str
+    image_size: int | None = None
+    data_dir: str | None = None
+    classes: list | None = None
 
 
 def _score(fake, metrics, num_samples, split, extractor, seed, inception_weights, real_data):
@@ -121,8 +124,8 @@ def _score(fake, metrics, num_samples, split, extractor, seed, inception_weights
     if tuple(fake.shape[1:]) != tuple(spec.shape):
         raise ValueError(
             f"The samples are {list(fake.shape[1:])} images but {real_data.name!r} holds "
-            f"{list(spec.shape)}: generate at the data set's size and channels (or pass "
-            "--image_size for a data set read at another size).")
+            f"{list(spec.shape)}: samples must have the data set's size and channels "
+            "(--image_size reads --dataset at another size).")
     real = _first(dataset, num_samples)
     extractor = _make_extractor(extractor, real_data.name, inception_weights)
     real_out = metrics_lib.compute_features(extractor, real)
@@ -163,14 +166,16 @@ def _score(fake, metrics, num_samples, split, extractor, seed, inception_weights
     return {"metrics": results, "card": card}
 
 
-def evaluate_samples(samples, dataset, metrics=("fid", "kid", "is", "pr"), num_samples=None,
-                     split="test", extractor="auto", seed=0, inception_weights=None,
-                     image_size=None, data_dir=None):
+def evaluate_samples(samples, dataset: str, metrics=("fid", "kid", "is", "pr"),
+                     num_samples: int | None = None, split: str = "test", extractor="auto",
+                     seed: int = 0, inception_weights: str | None = None,
+                     image_size: int | None = None, data_dir: str | None = None,
+                     classes=None) -> dict:
     """Scores samples made elsewhere (another framework's GAN) by ganzoo's protocol.
 
     Args:
-        samples: str or array. A `.npz` with an `images` array (`python -m
-            ganzoo.generate`'s), a `.npy`, or a directory of PNG/JPEG files
+        samples: str, path or array. A `.npz` with an `images` array (`python -m
+            ganzoo.generate`'s), a `.npy`, or a directory of PNG/JPEG/BMP files
             (sorted by name); uint8 0..255, or floats in [-1, 1]. Or the array.
         dataset: str. The real data to compare with (`fashion_mnist`, `digits`,
             `folder:PATH`, ...), read as `ganzoo.data.load` reads it.
@@ -178,6 +183,8 @@ def evaluate_samples(samples, dataset, metrics=("fid", "kid", "is", "pr"), num_s
         num_samples: int or None. Use the first n samples (and at most n real
             images); None uses them all.
         image_size, data_dir: how to read `dataset` (as `--image_size`, `--data_dir`).
+        classes: int sequence or None. Compare with these classes of `dataset`
+            only (a run's `data.classes`).
 
     Returns:
         dict: `{"metrics": {...}, "card": {...}}`; the card names the samples' source.
@@ -187,13 +194,13 @@ def evaluate_samples(samples, dataset, metrics=("fid", "kid", "is", "pr"), num_s
     >>> evaluate_samples("pytorch_fakes/", "fashion_mnist", ["fid", "kid", "pr"])
     """
     metrics = _check_metrics(metrics)
-    source = samples if isinstance(samples, str) else None
-    fake = read_samples(samples)
     if num_samples is not None:
         _check_num_samples(num_samples)
-        fake = fake[:num_samples]
-    result = _score(fake, metrics, len(fake), split, extractor, seed, inception_weights,
-                    RealData(dataset, image_size, data_dir))
+    real = _RealData(dataset, image_size, data_dir, None if classes is None else list(classes))
+    spec = data.load(dataset, split, image_size, data_dir)[1]  # a bad name fails before reading
+    source = os.fspath(samples) if isinstance(samples, (str, os.PathLike)) else None
+    fake = read_samples(source if source is not None else samples, num_samples, spec.shape)
+    result = _score(fake, metrics, len(fake), split, extractor, seed, inception_weights, real)
     result["card"] = {"samples": files.abspath(source) if source else None, **result["card"]}
     return result
 
@@ -201,57 +208,133 @@ def evaluate_samples(samples, dataset, metrics=("fid", "kid", "is", "pr"), num_s
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def read_samples(samples):
+def read_samples(samples, num_samples: int | None = None, shape=None) -> np.ndarray:
     """Samples as float32 `[N, H, W, C]` in [-1, 1] from an array, `.npz`, `.npy` or folder.
+
+    Args:
+        samples: str or array. See `evaluate_samples`.
+        num_samples: int or None. Read only the first n (files are decoded lazily).
+        shape: `(H, W, C)` or None. The real data's: for greyscale data, RGB
+            samples whose three channels are equal (a greyscale image saved as RGB,
+            as `torchvision.utils.save_image` does) become one channel; for RGB
+            data, greyscale samples get three equal channels.
+
+    Returns:
+        float32 numpy array `[N, H, W, C]` in [-1, 1].
 
     Raises:
         FileNotFoundError: nothing at the path.
-        ValueError: no images, mixed sizes, a wrong rank or floats outside [-1, 1].
+        ValueError: no images, a file that does not decode, mixed sizes, a wrong
+            rank or layout (`[N, C, H, W]`), floats outside [-1, 1] or in [0, 1].
     """
-    where = samples if isinstance(samples, str) else "the samples"
+    where = repr(samples) if isinstance(samples, str) else "the samples"
+    channels = None if shape is None else shape[-1]
     if isinstance(samples, str):
-        if files.gfile.isdir(samples):
-            names = sorted(n for n in files.gfile.listdir(samples)
-                           if n.lower().endswith(IMAGE_SUFFIXES))
-            if not names:
-                raise ValueError(f"{samples!r} holds no {'/'.join(IMAGE_SUFFIXES)} images.")
-            array = np.stack([_decode(os.path.join(samples, n)) for n in names])
-        elif not files.isfile(samples):
-            raise FileNotFoundError(f"No samples at {samples!r}: pass a .npz (images), a .npy "
-                                    "or a directory of PNG files.")
-        elif samples.endswith((".npz", ".npy")):
-            with files.gfile.GFile(samples, "rb") as f:
-                loaded = np.load(io.BytesIO(f.read()))
-                if isinstance(loaded, np.lib.npyio.NpzFile):
-                    if "images" not in loaded:
-                        raise ValueError(f"{samples!r} has no `images` array (it has "
-                                         f"{sorted(loaded)}).")
-                    loaded = loaded["images"]
-                array = np.asarray(loaded)
-        else:
-            raise ValueError(f"{samples!r} is not a .npz, .npy or directory of images.")
+        array = _read_path(samples, num_samples, channels)
     else:
-        array = np.asarray(samples)
+        array = np.asarray(samples)[:num_samples]
     if array.ndim == 3:  # [N, H, W]: greyscale without its channel axis
         array = array[..., None]
     if array.ndim != 4 or len(array) == 0:
         raise ValueError(f"{where}: expected images [N, H, W, C], got shape {list(array.shape)}.")
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 127.5 - 1.0
+    if array.shape[1] in (1, 3) and array.shape[-1] not in (1, 3):
+        raise ValueError(f"{where}: shape {list(array.shape)} looks like [N, C, H, W] "
+                         "(PyTorch's layout); ganzoo reads [N, H, W, C]: pass "
+                         "x.transpose(0, 2, 3, 1).")
+    return _to_unit_range(_match_channels(array, channels), where)
+
+
+def _match_channels(images, channels):
+    """Greyscale saved as RGB (three equal channels) -> one channel for greyscale data;
+    greyscale -> three equal channels for RGB data; anything else unchanged."""
+    if channels == 1 and images.shape[-1] == 3 and np.array_equal(
+            images[..., :1].repeat(3, -1), images):
+        return images[..., :1]
+    if channels == 3 and images.shape[-1] == 1:
+        return images.repeat(3, -1)
+    return images
+
+
+def _to_unit_range(array, where):
+    if array.dtype == np.bool_:
+        raise ValueError(f"{where}: boolean images; pass uint8 0..255 or floats in [-1, 1].")
+    if array.dtype.kind in "iu":
+        top = 65535 if array.dtype.itemsize > 1 and array.max() > 255 else 255
+        if array.min() < 0 or array.max() > 65535:
+            raise ValueError(f"{where}: integer images must be 0..255 (or 16-bit 0..65535); "
+                             f"these span {array.min()} to {array.max()}.")
+        return array.astype(np.float32) / (top / 2) - 1.0
     array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)) or array.min() < -1.001 or array.max() > 1.001:
+    low, high = (float(array.min()), float(array.max())) if np.all(np.isfinite(array)) else \
+        (float("nan"), float("nan"))
+    if not (low >= -1.001 and high <= 1.001):
         raise ValueError(f"{where}: float images must be finite and in [-1, 1] (ganzoo's range; "
-                         f"these span {array.min():.3g} to {array.max():.3g}); pass uint8 "
-                         "0..255 or rescale them.")
+                         f"these span {low:.3g} to {high:.3g}); pass uint8 0..255 or rescale "
+                         "them.")
+    if low >= 0:
+        raise ValueError(f"{where}: these floats span {low:.3g} to {high:.3g}, as [0, 1] images "
+                         "do (PyTorch's ToTensor, a sigmoid); ganzoo's range is [-1, 1]: pass "
+                         "x * 2 - 1, or uint8 0..255.")
     return np.clip(array, -1.0, 1.0)
 
 
-def _decode(path):
-    from PIL import Image
-
+def _read_path(path, num_samples, channels):
+    if files.gfile.isdir(path):
+        names = sorted(n for n in files.gfile.listdir(path)
+                       if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))
+        if not names:
+            raise ValueError(f"{path!r} holds no {'/'.join(IMAGE_SUFFIXES)} images.")
+        names = names[:num_samples]
+        if any(n.lower().endswith((".jpg", ".jpeg")) for n in names):
+            warn(f"{path!r} holds JPEG files: JPEG's lossy compression changes FID (Parmar et "
+                 "al. 2022, clean-fid); save samples as PNG to compare with ganzoo's numbers.")
+        images = []
+        for name in names:
+            image = _match_channels(_decode(os.path.join(path, name)), channels)
+            if images and image.shape != images[0].shape:
+                raise ValueError(f"{os.path.join(path, name)!r} is {list(image.shape)} but "
+                                 f"{os.path.join(path, names[0])!r} is "
+                                 f"{list(images[0].shape)}: every sample must have one size.")
+            images.append(image)
+        return np.stack(images)
+    if not files.isfile(path):
+        raise FileNotFoundError(f"No samples at {path!r}: pass a .npz (images), a .npy or a "
+                                "directory of PNG files.")
+    if not path.lower().endswith((".npz", ".npy")):
+        raise ValueError(f"{path!r} is not a .npz, .npy or directory of images.")
     with files.gfile.GFile(path, "rb") as f:
-        image = np.asarray(Image.open(io.BytesIO(f.read())))
-    return image[..., None] if image.ndim == 2 else image
+        try:
+            loaded = np.load(io.BytesIO(f.read()))
+        except (ValueError, OSError) as e:
+            raise ValueError(f"{path!r} is not a readable numpy file ({e}).") from e
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        if "images" not in loaded:
+            raise ValueError(f"{path!r} has no `images` array (it has {sorted(loaded)}); "
+                             "save the samples as np.savez(path, images=...).")
+        loaded = loaded["images"]
+    return np.asarray(loaded)[:num_samples]
+
+
+def _decode(path):
+    """One image file as uint8 `[H, W, C]` (C = 1 or 3; palettes and alpha resolved)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with files.gfile.GFile(path, "rb") as f:
+            image = Image.open(io.BytesIO(f.read()))
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ValueError(f"{path!r} is not a readable image ({type(e).__name__}: {e}); "
+                         "remove it or regenerate it.") from e
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image).astype(np.int64)
+        return (array >> 8 if array.max() > 255 else array).astype(np.uint8)[..., None]
+    if image.mode in ("1", "LA"):  # bilevel, greyscale with alpha
+        image = image.convert("L")
+    elif image.mode != "L":  # palette, RGBA, CMYK, ...: RGB (equal channels fold later)
+        image = image.convert("RGB")
+    array = np.asarray(image)
+    return array[..., None] if array.ndim == 2 else array
 
 
 def _check_metrics(metrics):
@@ -295,7 +378,7 @@ def _make_extractor(choice, data_name, inception_weights):
         choice = DOMAIN_EXTRACTORS.get(data_name, "inception")
     home = {v: k for k, v in DOMAIN_EXTRACTORS.items()}.get(choice)
     if home and data_name in DOMAIN_EXTRACTORS and data_name != home:
-        warn(f"--extractor={choice} is the classifier of {home!r} but this run trained on "
+        warn(f"--extractor={choice} is the classifier of {home!r} but the real data is "
              f"{data_name!r}: its FID is not comparable with {data_name}'s published or README "
              f"numbers, and its classes are {home}'s; --extractor=auto picks "
              f"{DOMAIN_EXTRACTORS[data_name]}.")
@@ -340,6 +423,8 @@ def define_flags():
     flags.DEFINE_string("dataset", None, "With --samples: the real data (e.g. fashion_mnist).")
     flags.DEFINE_integer("image_size", None, "With --samples: read --dataset at this size.")
     flags.DEFINE_string("data_dir", None, "With --samples: where --dataset's files are.")
+    flags.DEFINE_string("classes", None,
+                        "With --samples: compare with these classes of --dataset (e.g. 0,1,2).")
     flags.DEFINE_string("metrics", "fid,kid,is,pr", f"Comma-separated, from {','.join(METRICS)}.")
     flags.DEFINE_integer("num_samples", None,
                          f"Generated samples, and at most this many real ones; default "
@@ -364,9 +449,9 @@ def main(argv):
             result = evaluate_samples(FLAGS.samples, FLAGS.dataset, FLAGS.metrics,
                                       FLAGS.num_samples, FLAGS.split, FLAGS.extractor,
                                       FLAGS.seed, FLAGS.inception_weights, FLAGS.image_size,
-                                      FLAGS.data_dir)
+                                      FLAGS.data_dir, cli.parse_ints(FLAGS.classes, "classes"))
         else:
-            for name in ("dataset", "image_size", "data_dir"):
+            for name in ("dataset", "image_size", "data_dir", "classes"):
                 if getattr(FLAGS, name) is not None:
                     raise ValueError(f"--{name} is for --samples; a run is compared with the "
                                      "data it trained on (its config.yaml).")

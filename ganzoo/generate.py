@@ -22,10 +22,12 @@ replaced unless `--overwrite` is given, and a directory never: a folder mixing
 two commands' samples would give a wrong FID.
 """
 
+import inspect
 import io
 import os
 
 import numpy as np
+import tensorflow as tf
 from absl import flags
 
 from ganzoo import cli, files
@@ -37,20 +39,42 @@ gfile = files.gfile
 
 MAX_SAMPLES = 1_000_000
 MAX_GRID_IMAGES = 10_000
-FORMATS = (".png", ".npz")
+MAX_GRID_PIXELS = 100_000_000  # one PNG of 10,000 x 10,000
+FORMATS = {".png": "grid", ".npz": "npz"}
 
 
-def output_format(output):
-    """`"grid"`, `"npz"` or `"directory"`: what `output` asks for (by its suffix)."""
-    suffix = os.path.splitext(os.fspath(output).rstrip("/"))[1].lower()
-    return {".png": "grid", ".npz": "npz"}.get(suffix, "directory")
-
-
-def check_output(output, num_images, overwrite=False):
-    """Refuses an output that would replace something, before any model is loaded.
+def output_format(output: str) -> str:
+    """`"grid"` (`.png`), `"npz"` or `"directory"` (no suffix, or a trailing `/`).
 
     Raises:
-        ValueError: an empty path, or a grid of more than `MAX_GRID_IMAGES` images.
+        ValueError: another file suffix (`.jpg`, `.npy`, ...), which would
+            otherwise become a directory of that name.
+    """
+    output = os.fspath(output)
+    if output.endswith("/"):
+        return "directory"
+    suffix = os.path.splitext(output)[1].lower()
+    if suffix and suffix not in FORMATS:
+        raise ValueError(f"--output={output} ends in {suffix!r}: name a .png (one grid), a .npz "
+                         "(arrays) or a directory (one PNG per image; end a dotted directory "
+                         "name with /).")
+    return FORMATS.get(suffix, "directory")
+
+
+def check_output(output: str, num_images: int, overwrite: bool = False) -> str:
+    """Refuses an output that would replace something, before any model is loaded.
+
+    Args:
+        output: str. The `--output` path.
+        num_images: int. How many samples will be written.
+        overwrite: bool. Whether an existing `.png` or `.npz` may be replaced.
+
+    Returns:
+        str: `output_format(output)`.
+
+    Raises:
+        ValueError: an empty path or another file suffix, or a grid of more than
+            `MAX_GRID_IMAGES` images.
         FileExistsError: a file (or anything but an empty directory) is in the way.
     """
     if not output or not os.fspath(output).strip():
@@ -81,22 +105,18 @@ def check_output(output, num_images, overwrite=False):
     return kind
 
 
-def parse_ints(text, name):
-    """`"3"` or `"0,1,2"` -> int numpy array; None or `""` -> None."""
-    if text is None or not str(text).strip():
-        return None
-    try:
-        values = [int(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise ValueError(f"--{name}={text!r} must be whole numbers separated by commas, e.g. "
-                         f"--{name}=3 or --{name}=0,1,2.")
-    return np.array(values, np.int64)
+def conditions_for(gan, num_images: int, labels=None, categories=None) -> dict:
+    """The `generate` conditions: the values given, repeated to `num_images` in order.
 
-
-def conditions_for(num_images, labels=None, categories=None):
-    """The `generate` conditions: the values given, repeated to `num_images` in order."""
+    Raises:
+        ValueError: a condition `gan`'s generator does not take, naming the flags it does.
+    """
+    takes = set(inspect.signature(gan.generator_inputs).parameters) & set(CONDITION_FLAGS)
+    for given, name in ((labels, "labels"), (categories, "codes")):
+        if given is not None and name not in takes:
+            accepted = " or ".join(f"--{CONDITION_FLAGS[n]}" for n in sorted(takes))
+            what = f"it takes {accepted}" if accepted else "it is unconditional"
+            raise ValueError(f"{type(gan).__name__} takes no --{CONDITION_FLAGS[name]} ({what}).")
     conditions = {}
     if labels is not None:
         conditions["labels"] = np.resize(labels, num_images)
@@ -105,8 +125,13 @@ def conditions_for(num_images, labels=None, categories=None):
     return conditions
 
 
-def write_samples(gan, output, num_images=64, seed=0, batch_size=256, rows=None, scale=1,
-                  overwrite=False, labels=None, categories=None):
+# `generate` keyword -> the flag that sets it.
+CONDITION_FLAGS = {"labels": "labels", "codes": "categories"}
+
+
+def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_size: int = 256,
+                  rows: int | None = None, scale: int = 1, overwrite: bool = False, labels=None,
+                  categories=None) -> dict:
     """Writes `gan.generate(num_images, seed, ...)` to `output` (see the module docstring).
 
     Args:
@@ -130,19 +155,34 @@ def write_samples(gan, output, num_images=64, seed=0, batch_size=256, rows=None,
             or not 1 <= num_images <= MAX_SAMPLES:
         raise ValueError(f"--num_images is {num_images!r}; pass 1 to {MAX_SAMPLES:,}.")
     for name, value in (("scale", scale), ("rows", rows)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer)) or value < 1):
             raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
+    if rows is not None and rows > num_images:
+        raise ValueError(f"--rows={rows} is more than the {num_images} images; pass at most "
+                         f"{num_images}.")
+    output = os.fspath(output)
     kind = check_output(output, num_images, overwrite)
     batches = gan.generate_batches(num_images, seed, batch_size,
-                                   **conditions_for(num_images, labels, categories))
+                                   **conditions_for(gan, num_images, labels, categories))
+    first = next(batches)  # checked before anything on disk changes
+    if kind != "npz":
+        _check_images(first, kind)
+    if kind == "grid":
+        h, w = first.shape[1:3]
+        grid_rows = rows or max(1, int(np.sqrt(num_images)))
+        pixels = (grid_rows * (h + 1)) * (-(-num_images // grid_rows) * (w + 1)) * scale ** 2
+        if pixels > MAX_GRID_PIXELS:
+            raise ValueError(f"The grid would be {pixels:,} pixels (more than "
+                             f"{MAX_GRID_PIXELS:,}); pass a smaller --scale or --num_images, or "
+                             "a directory as --output.")
+    batches = _chain(first, batches)
     if kind == "directory":
         shape = _write_directory(batches, output, num_images, scale)
     else:
         samples = np.concatenate(list(batches))
         shape = samples.shape[1:]
         if kind == "grid":
-            _check_images(samples, kind)
             images_lib.write_png(output, images_lib.image_grid(samples, rows=rows), scale)
         else:
             arrays = {"images": samples.astype(np.float32)}
@@ -157,6 +197,11 @@ def write_samples(gan, output, num_images=64, seed=0, batch_size=256, rows=None,
             "shape": [int(d) for d in shape]}
 
 
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
 def _check_images(samples, kind):
     if samples.ndim != 4 or samples.shape[-1] not in (1, 3):
         raise ValueError(f"This model generates {list(samples.shape[1:])}-shaped samples, not "
@@ -167,19 +212,18 @@ def _check_images(samples, kind):
 def _write_directory(batches, output, num_images, scale):
     width = max(6, len(str(num_images - 1)))
     output = os.fspath(output).rstrip("/")
-    if gfile.isdir(output):  # empty (check_output): replaced by the finished directory
-        files.remove(output)
     shape = None
     with files.atomic_path(output) as tmp:
         gfile.makedirs(tmp)
         index = 0
         for batch in batches:
-            _check_images(batch, "directory")
             shape = batch.shape[1:]
             for image in images_lib.to_uint8(batch):
                 with gfile.GFile(os.path.join(tmp, f"{index:0{width}d}.png"), "wb") as f:
                     f.write(images_lib.png_bytes(image, scale))
                 index += 1
+        if gfile.isdir(output):  # empty (check_output): replaced by the finished directory
+            files.remove(output)
     return shape
 
 
@@ -205,8 +249,8 @@ def define_flags():
 def main(argv):
     del argv  # `cli.parse_flags` refuses positional arguments
     try:
-        labels = parse_ints(FLAGS.labels, "labels")
-        categories = parse_ints(FLAGS.categories, "categories")
+        labels = cli.parse_ints(FLAGS.labels, "labels")
+        categories = cli.parse_ints(FLAGS.categories, "categories")
         if not 1 <= FLAGS.num_images <= MAX_SAMPLES:
             raise ValueError(f"--num_images is {FLAGS.num_images:,}; pass 1 to "
                              f"{MAX_SAMPLES:,}.")
@@ -215,8 +259,13 @@ def main(argv):
         result = write_samples(gan, FLAGS.output, FLAGS.num_images, FLAGS.seed,
                                FLAGS.batch_size, FLAGS.rows, FLAGS.scale, FLAGS.overwrite,
                                labels, categories)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, PermissionError) as e:
         cli.fail(e)
+    except tf.errors.OpError as e:  # gfile: permission denied, no such bucket, ...
+        cli.fail(f"Cannot write --output={FLAGS.output}: {e.message}")
+    except MemoryError:
+        cli.fail(f"Out of memory holding {FLAGS.num_images:,} samples for one file; give a "
+                 "directory as --output (written batch by batch) or pass fewer --num_images.")
     step = getattr(getattr(gan, "g_optimizer", None), "iterations", None)
     print(f"Wrote {result['num_images']:,} samples of {type(gan).__name__}"
           f"{'' if step is None else f' (step {int(step.numpy())})'} to {result['output']} "

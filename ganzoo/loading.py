@@ -29,11 +29,7 @@ def resolve_model_file(path):
         checkpoints = list_checkpoints(os.path.join(path, "checkpoints"))
         if checkpoints:
             return checkpoints[-1]
-        if files.isfile(os.path.join(path, "saved_model.pb")):
-            raise ValueError(
-                f"{path!r} is an exported SavedModel (a generator for TF Serving), not a ganzoo "
-                "run: pass the run directory it was exported from, or load the generator "
-                "alone with ganzoo.load_generator.")
+        _refuse_saved_model(path)
         raise FileNotFoundError(
             f"{path!r} has no model.keras and no checkpoints/ckpt-*.keras: is it a ganzoo "
             "run directory? Train one with `python -m ganzoo.train --model_dir=...`."
@@ -113,11 +109,23 @@ def _newest_good_checkpoint(path, corrupt_file):
         return None, None
     if model is None:  # none left to try
         return None, None
-    newer = candidates[candidates.index(checkpoint) + 1:]
+    # `load_latest` warned about the ones that failed to load; these are not archives at all.
+    newer = [p for p in candidates[candidates.index(checkpoint) + 1:] if p not in checkpoints]
     if newer:
         warn(f"checkpoint(s) {', '.join(newer)} are unreadable (truncated or corrupt); "
              f"skipped them.")
     return model, checkpoint
+
+
+def _refuse_saved_model(path):
+    """Raises ValueError if `path` is an exported SavedModel, naming the run it came from."""
+    if not files.isfile(os.path.join(path, "saved_model.pb")):
+        return
+    run = _run_dir_of(path)  # RUN/saved_model/<version>
+    where = f"its run directory {run!r}" if run else "the run directory it was exported from"
+    raise ValueError(f"{path!r} is an exported SavedModel (a generator for TF Serving), not a "
+                     f"ganzoo run: pass {where}, or load the generator alone with "
+                     "ganzoo.load_generator.")
 
 
 def _run_dir_of(path):
@@ -219,6 +227,8 @@ def load_run_config(model_dir):
         raise ValueError(f"{model_dir!r} is a file, not a run directory; pass "
                          f"{_run_dir_hint(model_dir)}.")
     values = run_config_values(model_dir)
+    if values is None:
+        _refuse_saved_model(model_dir)
     if values is None:
         raise FileNotFoundError(
             f"{model_dir!r} has no config.yaml: is it a ganzoo run directory? "

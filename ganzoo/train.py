@@ -18,7 +18,7 @@ the same command resumes it; 143 / 130 when a second signal killed it at once.
 import errno
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from ganzoo import cli
 
@@ -53,8 +53,6 @@ flags.DEFINE_float("learning_rate_scale", None, "Multiply both learning rates (f
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]} (flags need --name=value).")
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # keep the console to progress and results
     from ganzoo import preemption, train_lib
     from ganzoo.config import ConfigError
 

@@ -184,14 +184,6 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
     _check_init_from(t.init_from, model_dir)
-    # Warnings once nothing refuses the run (an error is then the only message).
-    for message in validation.skipped_warnings(config.model.name, skipped):
-        warn(message)
-    per_step = t.batch_size * t.d_steps
-    if spec.num_examples and per_step > spec.num_examples:
-        warn(f"a step draws {per_step} examples but {config.data.name!r} has "
-             f"{spec.num_examples}, so every step repeats examples; a train.batch_size of at "
-             f"most {spec.num_examples // t.d_steps} avoids it.")
     jit, jit_reason = fast_path(strategy, task, config)
     if t.jit_compile is not None:
         jit, jit_reason = t.jit_compile, "set by train.jit_compile"
@@ -223,6 +215,14 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                 finetune.prepare(gan, t.freeze_d_blocks, t.learning_rate_scale)
     validation.check_best_metric(t.best_metric, gan)
     lock = run_dir.RunLock(model_dir).acquire()
+    # Warnings once nothing can refuse the run (a refused run prints only its error).
+    for message in validation.skipped_warnings(config.model.name, skipped):
+        warn(message)
+    per_step = t.batch_size * t.d_steps
+    if spec.num_examples and per_step > spec.num_examples:
+        warn(f"a step draws {per_step} examples but {config.data.name!r} has "
+             f"{spec.num_examples}, so every step repeats examples; a train.batch_size of at "
+             f"most {spec.num_examples // t.d_steps} avoids it.")
     # From here on, SIGTERM/SIGINT stops after the current step and saves it (ganzoo.preemption).
     with preemption.SignalWatcher() as watcher:
         run_dir.quarantine(corrupt)

@@ -161,6 +161,12 @@ CLI_CASES = [
      ["reads no files"]),
     ("freeze_d_blocks without init_from", ["--freeze_d_blocks=1"],
      ["train.freeze_d_blocks", "--init_from=PRESET_OR_RUN"]),
+    # A batch of 16 from 10 examples warns, but only once nothing refuses the run:
+    # this one is refused late (after the model is built), so its error is all it says.
+    ("no warning before a late refusal", ["--model_dir={root}/warn_then_refuse", "--set",
+                                          "data.max_examples=10", "--set",
+                                          "train.best_metric=bogus"],
+     ["train.best_metric", "'bogus'"]),
 ]
 
 

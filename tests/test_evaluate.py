@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -76,7 +77,7 @@ def _cli(monkeypatch, capsys, model_dir, **flag_values):
     """`python -m ganzoo.evaluate` in-process: `main` with its flags' values; (status, stderr)."""
     values = dict(model_dir=model_dir, metrics="fid", num_samples=100, split="test",
                   extractor="auto", seed=0, inception_weights=None, samples=None, dataset=None,
-                  image_size=None, data_dir=None)
+                  image_size=None, data_dir=None, classes=None)
     monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(**{**values, **flag_values}))
     with pytest.raises(SystemExit) as exit_info:
         evaluate.main(["ganzoo.evaluate"])
@@ -137,7 +138,7 @@ def test_another_domains_classifier_is_allowed_with_a_warning(run_dir, capsys):
     assert result["card"]["extractor"].startswith("fmnist") and result["metrics"]["fid"] > 0
     warning = capsys.readouterr().err
     assert "--extractor=fmnist is the classifier of 'fashion_mnist'" in warning
-    assert "trained on 'digits'" in warning and "--extractor=auto picks digits" in warning
+    assert "the real data is 'digits'" in warning and "--extractor=auto picks digits" in warning
     evaluate.evaluate(run_dir, ["fid"], num_samples=50, extractor="digits", write=False)
     assert "warning" not in capsys.readouterr().err
 
@@ -168,8 +169,8 @@ def test_samples_made_elsewhere_score_as_the_run_that_made_them(run_dir, tmp_pat
     capsys.readouterr()
     monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(
         model_dir=None, samples=str(tmp_path / "fakes"), dataset="digits", image_size=None,
-        data_dir=None, metrics="fid", num_samples=50, split="test", extractor="auto", seed=0,
-        inception_weights=None))
+        data_dir=None, classes=None, metrics="fid", num_samples=50, split="test",
+        extractor="auto", seed=0, inception_weights=None))
     evaluate.main(["ganzoo.evaluate"])
     card = json.loads(capsys.readouterr().out)["card"]
     assert card["num_fake"] == card["num_real"] == 50 and card["real_data"] == "digits"
@@ -192,8 +193,9 @@ def test_bad_samples_are_refused_by_name(make, flags, fragment, run_dir, tmp_pat
         (tmp_path / "empty").mkdir()
     elif make == "big":
         np.save(tmp_path / "big.npy", np.full([4, 16, 16, 1], 255.0, np.float32))
-    elif make == "rgb":
-        np.save(tmp_path / "rgb.npy", np.zeros([4, 16, 16, 3], np.uint8))
+    elif make == "rgb":  # colour (channels differ): not a greyscale image saved as RGB
+        np.save(tmp_path / "rgb.npy", np.arange(3, dtype=np.uint8)[None].repeat(4 * 256, 0)
+                .reshape(4, 16, 16, 3))
     elif make == "npz":
         np.savez(tmp_path / "other.npz", x=np.zeros([4, 16, 16, 1]))
     flags = {k: v.format(tmp=tmp_path) for k, v in flags.items()}
@@ -204,3 +206,56 @@ def test_bad_samples_are_refused_by_name(make, flags, fragment, run_dir, tmp_pat
 def test_dataset_flags_are_for_samples_only(run_dir, monkeypatch, capsys):
     status, err = _cli(monkeypatch, capsys, run_dir, dataset="fashion_mnist")
     assert status == 2 and "--dataset is for --samples" in err
+
+
+def test_read_samples_takes_what_other_frameworks_write(tmp_path):
+    """Palette, RGBA, 16-bit and greyscale-as-RGB PNGs (torchvision's save_image) read as
+    the images they show; [0, 1] floats, PyTorch's [N, C, H, W], mixed sizes and files
+    that do not decode are refused by name."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+    Image.fromarray(grey).save(tmp_path / "a.png")
+    Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "b.png")  # grey as RGB
+    Image.fromarray(np.dstack([np.stack([grey] * 3, -1),
+                               np.full((16, 16), 255, np.uint8)])).save(tmp_path / "c.png")
+    Image.fromarray(grey).convert("P").save(tmp_path / "d.png")  # palette
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "e.png")  # 16-bit
+    images = evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
+    expected = grey.astype(np.float32)[None, ..., None] / 127.5 - 1
+    np.testing.assert_allclose(images, np.repeat(expected, 5, 0), atol=1e-6)
+    assert len(evaluate.read_samples(str(tmp_path), num_samples=2, shape=(16, 16, 1))) == 2
+    assert evaluate.read_samples(str(tmp_path), shape=(16, 16, 3)).shape == (5, 16, 16, 3)
+    for array, fragment in [
+        (rng.random((4, 16, 16, 1)).astype(np.float32), "as [0, 1] images do"),
+        (np.zeros((4, 3, 16, 16), np.uint8), "looks like [N, C, H, W]"),
+        (np.zeros((4, 16, 16, 1), bool), "boolean images"),
+        (np.full((4, 16, 16, 1), np.nan, np.float32), "finite and in [-1, 1]"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(fragment)):
+            evaluate.read_samples(array)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "f.png")
+    with pytest.raises(ValueError, match=r"f.png' is \[8, 8, 1\] but .*a.png' is \[16, 16, 1\]"):
+        evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
+    (tmp_path / "f.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"f.png' is not a readable image"):
+        evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
+
+
+def test_evaluate_samples_compares_with_the_classes_asked_for(run_dir, tmp_path, capsys):
+    from ganzoo import generate
+
+    generate.write_samples(load_gan(run_dir, compile=False), str(tmp_path / "s.npz"), 60)
+    result = evaluate.evaluate_samples(str(tmp_path / "s.npz"), "digits", ["fid"],
+                                       num_samples=40, classes=[0, 1])
+    card = result["card"]
+    assert card["real_classes"] == [0, 1] and card["num_fake"] == 40
+    assert card["num_real"] == 40  # from classes 0 and 1 only (test split)
+    Image = __import__("PIL.Image", fromlist=["Image"])
+    folder = tmp_path / "jpegs"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / f"{i}.jpg")
+    evaluate.evaluate_samples(str(folder), "digits", ["fid"])
+    assert "JPEG's lossy compression changes FID" in capsys.readouterr().err

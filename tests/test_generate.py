@@ -67,9 +67,12 @@ def test_conditions_are_repeated_in_order(tmp_path):
         assert arrays["categories"].tolist() == [3] * 4
         np.testing.assert_array_equal(
             arrays["images"], infogan.generate(4, seed=1, codes={"categorical": [3] * 4}))
-    with pytest.raises(ValueError, match="takes no conditions"):
+    with pytest.raises(ValueError, match=r"DCGAN takes no --labels \(it is unconditional\)"):
         generate.write_samples(ganzoo.from_preset("dcgan_digits", compile=False),
                                str(tmp_path / "d.png"), 4, labels=[1])
+    with pytest.raises(ValueError, match=r"ConditionalGAN takes no --categories \(it takes "
+                                         r"--labels\)"):
+        generate.write_samples(cgan, str(tmp_path / "c.png"), 4, categories=[1])
     with pytest.raises(ValueError, match="labels"):
         generate.write_samples(cgan, str(tmp_path / "c.png"), 4, labels=[10])
     assert sorted(os.listdir(tmp_path)) == ["c.npz", "i.npz"]
@@ -101,6 +104,13 @@ def test_nothing_is_replaced_unless_asked(dcgan, tmp_path):
             generate.write_samples(dcgan, str(tmp_path / "n.png"), bad)
     with pytest.raises(ValueError, match="--scale"):
         generate.write_samples(dcgan, str(tmp_path / "n.png"), 4, scale=0)
+    with pytest.raises(ValueError, match="--rows=5 is more than the 4 images"):
+        generate.write_samples(dcgan, str(tmp_path / "n.png"), 4, rows=5)
+    with pytest.raises(ValueError, match="pixels"):
+        generate.write_samples(dcgan, str(tmp_path / "n.png"), 4, scale=1000)
+    for name in ("n.jpg", "n.npy", "n.JPEG"):  # would have become directories
+        with pytest.raises(ValueError, match="name a .png .* a .npz .* or a directory"):
+            generate.write_samples(dcgan, str(tmp_path / name), 4)
     empty = tmp_path / "empty"
     empty.mkdir()
     generate.write_samples(dcgan, str(empty), 2)  # an empty directory is filled
@@ -163,3 +173,24 @@ def test_module_runs_as_a_program(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(os.listdir(tmp_path / "fakes")) == [f"00000{i}.png" for i in range(3)]
     assert proc.stdout.startswith("Wrote 3 samples of DCGAN (step ")  # a missing flag: test_cli
+
+
+def test_vector_samples_go_to_npz_only(tmp_path):
+    """A 2-D mixture's generator: its points in a .npz; a PNG output is refused before
+    anything is written (an empty output directory stays)."""
+    from ganzoo.config import ModelConfig
+    from ganzoo.data import DataSpec
+    from ganzoo.registry import get_model
+
+    gan = get_model("vanilla").from_data_spec(DataSpec("ring8", (2,), 0),
+                                              ModelConfig(name="vanilla", width=8, latent_dim=8,
+                                                          architecture="mlp"))
+    generate.write_samples(gan, str(tmp_path / "points.npz"), 10)
+    with np.load(tmp_path / "points.npz") as arrays:
+        np.testing.assert_array_equal(arrays["images"], gan.generate(10))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for output in (empty, tmp_path / "points.png"):
+        with pytest.raises(ValueError, match="name a .npz as --output"):
+            generate.write_samples(gan, str(output), 10)
+    assert empty.is_dir() and sorted(os.listdir(tmp_path)) == ["empty", "points.npz"]

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import ganzoo
 from ganzoo import evaluate, export, run_dir, train_lib
-from ganzoo.loading import check_keras_archive, resolve_model_file
+from ganzoo.loading import check_keras_archive, load_run_config, resolve_model_file
 
 TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps=4",
         "train.steps_per_epoch=2", "train.checkpoint_every=2", "train.sample_every=1000",
@@ -94,7 +94,7 @@ def test_corrupt_model_keras_falls_back_to_the_newest_good_checkpoint(run_copy, 
     monkeypatch.setattr(evaluate, "FLAGS", types.SimpleNamespace(
         model_dir=run_copy, metrics="fid", num_samples=50, split="test", extractor="auto",
         seed=0, inception_weights=None, samples=None, dataset=None, image_size=None,
-        data_dir=None))
+        data_dir=None, classes=None))
     evaluate.main(["ganzoo.evaluate"])
     captured = capsys.readouterr()
     assert json.loads(captured.out)["card"]["step"] == run_dir._step_of(previous)
@@ -125,7 +125,8 @@ def test_a_plain_file_is_not_a_run_or_keras_file(trained):
 
 def test_an_exported_saved_model_is_named_as_such(trained):
     exported = os.path.join(trained, "saved_model", "1")
-    with pytest.raises(ValueError, match="is an exported SavedModel .* pass the run directory "
-                                         "it was exported from, or .* ganzoo.load_generator"):
-        ganzoo.load_gan(exported)
+    for load in (ganzoo.load_gan, load_run_config):  # load_run_config: evaluate's first step
+        with pytest.raises(ValueError, match=f"is an exported SavedModel .* pass its run "
+                                             f"directory '{trained}', or .*load_generator"):
+            load(exported)
     assert ganzoo.load_generator(exported) is not None  # what it is for
