@@ -5,6 +5,8 @@
         --output=sneakers.png --scale=4
     python -m ganzoo.generate --model_dir=runs/dcgan_fmnist --num_images=10000 \\
         --output=fakes/          # one PNG per image, for other FID tools
+    python -m ganzoo.generate --model_dir=cgan_fashion_mnist --num_images=10 \\
+        --interpolate=8 --output=walks.png   # a latent walk per class, a row each
 
 What `--output` names decides the format:
 - `*.png`: one grid of the samples (at most `MAX_GRID_IMAGES`), `--rows` rows,
@@ -131,7 +133,7 @@ CONDITION_FLAGS = {"labels": "labels", "codes": "categories"}
 
 def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_size: int = 256,
                   rows: int | None = None, scale: int = 1, overwrite: bool = False, labels=None,
-                  categories=None) -> dict:
+                  categories=None, interpolate: int = 0) -> dict:
     """Writes `gan.generate(num_images, seed, ...)` to `output` (see the module docstring).
 
     Args:
@@ -147,9 +149,12 @@ def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_s
         labels: int sequence or None. cgan/acgan classes, repeated in order to
             `num_images` (`[3]`: all class 3; None: 0, 1, ..., K-1, 0, ...).
         categories: int sequence or None. InfoGAN's categorical code, likewise.
+        interpolate: int. 0, or the images per row of latent walks instead:
+            `gan.interpolate(num_images, interpolate, seed, ...)`, `num_images`
+            rows (one grid row each), the conditions one per row.
 
     Returns:
-        dict: `output`, `format`, `num_images`, `shape` (one sample's).
+        dict: `output`, `format`, `num_images` (written), `shape` (one sample's).
     """
     if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) \
             or not 1 <= num_images <= MAX_SAMPLES:
@@ -158,13 +163,28 @@ def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_s
         if value is not None and (isinstance(value, bool)
                                   or not isinstance(value, (int, np.integer)) or value < 1):
             raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
+    if isinstance(interpolate, bool) or not isinstance(interpolate, (int, np.integer)) \
+            or interpolate == 1 or interpolate < 0:
+        raise ValueError(f"--interpolate is {interpolate!r}: 0 (off) or the images per walk, "
+                         ">= 2 (e.g. 8).")
+    walks = num_images
+    if interpolate:
+        num_images *= int(interpolate)
+        rows = rows or walks
+        if num_images > MAX_SAMPLES:
+            raise ValueError(f"{walks:,} walks of {interpolate} images are {num_images:,} "
+                             f"images; at most {MAX_SAMPLES:,}.")
     if rows is not None and rows > num_images:
         raise ValueError(f"--rows={rows} is more than the {num_images} images; pass at most "
                          f"{num_images}.")
     output = os.fspath(output)
     kind = check_output(output, num_images, overwrite)
-    batches = gan.generate_batches(num_images, seed, batch_size,
-                                   **conditions_for(gan, num_images, labels, categories))
+    conditions = conditions_for(gan, walks, labels, categories)
+    if interpolate:
+        path = gan.interpolate(walks, int(interpolate), seed, batch_size, **conditions)
+        batches = (path[b:b + batch_size] for b in range(0, len(path), batch_size))
+    else:
+        batches = gan.generate_batches(num_images, seed, batch_size, **conditions)
     first = next(batches)  # checked before anything on disk changes
     if kind != "npz":
         _check_images(first, kind)
@@ -186,10 +206,11 @@ def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_s
             images_lib.write_png(output, images_lib.image_grid(samples, rows=rows), scale)
         else:
             arrays = {"images": samples.astype(np.float32)}
+            per_image = int(interpolate) or 1  # a walk's images share its conditions
             if labels is not None:
-                arrays["labels"] = np.resize(labels, num_images)
+                arrays["labels"] = np.repeat(np.resize(labels, walks), per_image)
             if categories is not None:
-                arrays["categories"] = np.resize(categories, num_images)
+                arrays["categories"] = np.repeat(np.resize(categories, walks), per_image)
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             files.atomic_write(output, buffer.getvalue())
@@ -240,6 +261,8 @@ def define_flags():
                         "default 0, 1, ..., K-1, 0, ...")
     flags.DEFINE_string("categories", None,
                         "InfoGAN: values of its categorical code, repeated in order.")
+    flags.DEFINE_integer("interpolate", 0, "Instead of samples: --num_images latent walks of this "
+                         "many images each (one grid row per walk); 0: off.")
     flags.DEFINE_integer("rows", None, "Grid rows (.png); default as square as possible.")
     flags.DEFINE_integer("scale", 1, "Each pixel becomes scale x scale (PNG outputs).")
     flags.DEFINE_integer("batch_size", 256, "Generator batch size (memory only).")
@@ -254,11 +277,12 @@ def main(argv):
         if not 1 <= FLAGS.num_images <= MAX_SAMPLES:
             raise ValueError(f"--num_images is {FLAGS.num_images:,}; pass 1 to "
                              f"{MAX_SAMPLES:,}.")
-        check_output(FLAGS.output, FLAGS.num_images, FLAGS.overwrite)  # before loading
+        check_output(FLAGS.output, FLAGS.num_images * max(1, FLAGS.interpolate),
+                     FLAGS.overwrite)  # before loading
         gan = load_gan(FLAGS.model_dir)  # compiled: its optimizer counts the steps
         result = write_samples(gan, FLAGS.output, FLAGS.num_images, FLAGS.seed,
                                FLAGS.batch_size, FLAGS.rows, FLAGS.scale, FLAGS.overwrite,
-                               labels, categories)
+                               labels, categories, FLAGS.interpolate)
     except (FileNotFoundError, FileExistsError, ValueError, PermissionError) as e:
         cli.fail(e)
     except tf.errors.OpError as e:  # gfile: permission denied, no such bucket, ...

@@ -132,7 +132,8 @@ def test_the_same_on_an_in_memory_file_system(dcgan):
 def _cli(monkeypatch, capsys, **flag_values):
     """`python -m ganzoo.generate` in-process: `main` with its flags' values; (status, out, err)."""
     values = dict(model_dir="dcgan_digits", output=None, num_images=4, seed=0, labels=None,
-                  categories=None, rows=None, scale=1, batch_size=256, overwrite=False)
+                  categories=None, rows=None, scale=1, batch_size=256, overwrite=False,
+                  interpolate=0)
     monkeypatch.setattr(generate, "FLAGS", types.SimpleNamespace(**{**values, **flag_values}))
     try:
         generate.main(["ganzoo.generate"])
@@ -194,3 +195,35 @@ def test_vector_samples_go_to_npz_only(tmp_path):
         with pytest.raises(ValueError, match="name a .npz as --output"):
             generate.write_samples(gan, str(output), 10)
     assert empty.is_dir() and sorted(os.listdir(tmp_path)) == ["empty", "points.npz"]
+
+
+def test_interpolation_walks_from_one_latent_to_the_next(dcgan, tmp_path):
+    """`GAN.interpolate`: row r runs from latent 2r to 2r + 1 of `sample_latent`, linearly
+    through G's inputs, each row holding its condition; `--interpolate` writes it."""
+    walk = dcgan.interpolate(2, 5, seed=3)
+    z = dcgan.sample_latent(4, 3)
+    at = lambda latent: np.asarray(dcgan.inference_generator(latent, training=False))  # noqa: E731
+    np.testing.assert_array_equal(walk[[0, 4, 5, 9]], at(z))
+    np.testing.assert_array_equal(walk[2], at(0.5 * (z[0:1] + z[1:2]))[0])
+    with pytest.raises(ValueError, match="steps must be an int >= 2"):
+        dcgan.interpolate(2, 1)
+
+    cgan = ganzoo.from_preset("cgan_digits", compile=False)
+    walk = cgan.interpolate(3, 2, seed=1)  # default classes down the rows: 0, 1, 2
+    labels = np.array([0, 0, 1, 1, 2, 2], np.int32)
+    ends = np.asarray(cgan.inference_generator([cgan.sample_latent(6, 1), labels],
+                                               training=False))
+    np.testing.assert_array_equal(walk, ends)
+
+    result = generate.write_samples(cgan, str(tmp_path / "walks.npz"), 2, seed=1, labels=[7, 3],
+                                    interpolate=4)
+    assert result["num_images"] == 8
+    with np.load(tmp_path / "walks.npz") as arrays:
+        assert arrays["labels"].tolist() == [7] * 4 + [3] * 4
+        np.testing.assert_array_equal(arrays["images"],
+                                      cgan.interpolate(2, 4, seed=1, labels=[7, 3]))
+    generate.write_samples(cgan, str(tmp_path / "walks.png"), 2, interpolate=4)
+    assert _png(tmp_path / "walks.png").shape == (2 * 17 + 1, 4 * 17 + 1)  # a row per walk
+    for bad in (1, -2, True):
+        with pytest.raises(ValueError, match="--interpolate"):
+            generate.write_samples(cgan, str(tmp_path / "x.png"), 2, interpolate=bad)

@@ -551,6 +551,44 @@ class GAN(compat.PrebuiltModel):
 
         return batches()
 
+    def interpolate(self, num_rows, steps=8, seed=0, batch_size=256, **conditions):
+        """Walks through the latent space: `num_rows` rows of `steps` images each.
+
+        Row r moves linearly (as the DCGAN paper walks its latent space) from
+        latent 2r to latent 2r + 1 of `sample_latent(2 * num_rows, seed)`, with
+        everything else G takes held fixed along the row: the conditions, one
+        per row, as `generate(num_rows, seed, **conditions)` would give them
+        (`labels=[3, 7]`: row 0 class 3, row 1 class 7; the family's defaults
+        otherwise, e.g. classes 0, 1, ... down the rows).
+
+        Returns:
+            float32 numpy array `[num_rows * steps, ...]`, row by row.
+        """
+        rows = validation.check_num_images(num_rows)
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+            raise ValueError(f"steps must be an int >= 2 (the two ends), got {steps!r}.")
+        steps = int(steps)
+        latent = self.sample_latent(2 * rows, seed)
+        start = self._generate_inputs(latent[0::2], seed, **conditions)
+        end = self._generate_inputs(latent[1::2], seed, **conditions)
+        weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)
+
+        def walk(a, b):
+            a, b = np.asarray(a), np.asarray(b)
+            if a.dtype.kind == "f":
+                w = weights.reshape([1, steps] + [1] * (a.ndim - 1))
+                path = a[:, None] * (1.0 - w) + b[:, None] * w
+            else:  # class ids and the like: the same at both ends
+                path = np.repeat(a[:, None], steps, axis=1)
+            return path.reshape((rows * steps, *a.shape[1:])).astype(a.dtype)
+
+        path = tf.nest.map_structure(walk, start, end)
+        chunks = []
+        for begin in range(0, rows * steps, batch_size):
+            part = tf.nest.map_structure(lambda t, b=begin: t[b:b + batch_size], path)
+            chunks.append(np.asarray(self.inference_generator(part, training=False)))
+        return np.concatenate(chunks)
+
     def _generate_inputs(self, latent, seed, **conditions):
         """G's inputs for `generate(n, seed, **conditions)`: `generator_inputs` by
         default; a family that draws conditions left out from `seed` overrides it."""
