@@ -143,3 +143,9 @@ def test_python_snippets_name_only_what_they_import_or_define():
         used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
                 and isinstance(n.ctx, ast.Load)}
         assert used <= defined, (sorted(used - defined), snippet.splitlines()[0])
+
+
+def test_pictures_exist():
+    """Every picture the README shows is in the repository (written by a tool)."""
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert pictures and all((ROOT / p).is_file() for p in pictures), pictures
