@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from ganzoo import cli, data, files
+from ganzoo import cli, data, files, preset_dirs
 from ganzoo import metrics as metrics_lib
 from ganzoo.errors import warn
 from ganzoo.loading import load_gan, load_run_config
@@ -54,7 +54,7 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=DEFAULT_
             2014), `classes` (the histogram of the domain classifier's classes,
             digits or Fashion-MNIST, and its KL to the real data's frequencies).
         num_samples: int. Generated samples, and at most this many real ones;
-            1 to `MAX_SAMPLES` (1,000,000).
+            2 to `MAX_SAMPLES` (1,000,000).
         split: str. Real split to compare with (`test` is held out from training).
         extractor: `"auto"` (the data set's domain classifier if ganzoo ships one,
             else Inception), `"digits"`, `"fmnist"`, `"inception"` or an `Extractor`.
@@ -73,6 +73,10 @@ def evaluate(model_dir, metrics=("fid", "kid", "is", "pr"), num_samples=DEFAULT_
     """
     metrics = _check_metrics(metrics)
     _check_num_samples(num_samples)
+    if not files.exists(model_dir) and "/" not in os.fspath(model_dir):
+        model_dir = preset_dirs.preset_dir(model_dir)  # a preset name scores the preset
+    if files.isfile(os.path.join(model_dir, "card.json")):
+        write = False  # a preset's own files are never rewritten; its card has its scores
     config = load_run_config(model_dir)
     # Compiled, so the card can name the step the generator was trained to.
     gan = gan if gan is not None else load_gan(model_dir)
@@ -233,6 +237,9 @@ def read_samples(samples, num_samples: int | None = None, shape=None) -> np.ndar
         array = _read_path(samples, num_samples, channels)
     else:
         array = np.asarray(samples)[:num_samples]
+    if array.ndim == 2 and shape is not None and array.shape[1] == int(np.prod(shape)):
+        raise ValueError(f"{where}: shape {list(array.shape)} holds flattened images; pass "
+                         f"x.reshape(-1, {', '.join(map(str, shape))}).")
     if array.ndim == 3:  # [N, H, W]: greyscale without its channel axis
         array = array[..., None]
     if array.ndim != 4 or len(array) == 0:
@@ -263,10 +270,15 @@ def _to_unit_range(array, where):
         if array.min() < 0 or array.max() > 65535:
             raise ValueError(f"{where}: integer images must be 0..255 (or 16-bit 0..65535); "
                              f"these span {array.min()} to {array.max()}.")
+        if array.max() == 1:  # 0/1 masks: forgotten * 255
+            raise ValueError(f"{where}: integer images holding only 0 and 1; pass uint8 0..255 "
+                             "(e.g. (x * 255).astype('uint8')) or floats in [-1, 1].")
         return array.astype(np.float32) / (top / 2) - 1.0
     array = array.astype(np.float32)
-    low, high = (float(array.min()), float(array.max())) if np.all(np.isfinite(array)) else \
-        (float("nan"), float("nan"))
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{where}: {int(np.sum(~np.isfinite(array))):,} values are NaN or "
+                         "infinite; the generator diverged, or the array was not filled.")
+    low, high = float(array.min()), float(array.max())
     if not (low >= -1.001 and high <= 1.001):
         raise ValueError(f"{where}: float images must be finite and in [-1, 1] (ganzoo's range; "
                          f"these span {low:.3g} to {high:.3g}); pass uint8 0..255 or rescale "
@@ -283,20 +295,26 @@ def _read_path(path, num_samples, channels):
         names = sorted(n for n in files.gfile.listdir(path)
                        if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))
         if not names:
-            raise ValueError(f"{path!r} holds no {'/'.join(IMAGE_SUFFIXES)} images.")
+            nested = any(files.gfile.isdir(os.path.join(path, n))
+                         for n in files.gfile.listdir(path))
+            hint = " (its sub-folders are not searched: pass one of them)" if nested else ""
+            raise ValueError(f"{path!r} holds no {'/'.join(IMAGE_SUFFIXES)} images{hint}.")
         names = names[:num_samples]
         if any(n.lower().endswith((".jpg", ".jpeg")) for n in names):
             warn(f"{path!r} holds JPEG files: JPEG's lossy compression changes FID (Parmar et "
                  "al. 2022, clean-fid); save samples as PNG to compare with ganzoo's numbers.")
         images = []
         for name in names:
-            image = _match_channels(_decode(os.path.join(path, name)), channels)
-            if images and image.shape != images[0].shape:
-                raise ValueError(f"{os.path.join(path, name)!r} is {list(image.shape)} but "
-                                 f"{os.path.join(path, names[0])!r} is "
-                                 f"{list(images[0].shape)}: every sample must have one size.")
+            image = _decode(os.path.join(path, name))
+            if images and image.shape[:2] != images[0].shape[:2]:
+                raise ValueError(f"{os.path.join(path, name)!r} is {list(image.shape[:2])} "
+                                 f"pixels but {os.path.join(path, names[0])!r} is "
+                                 f"{list(images[0].shape[:2])}: every sample must have one size.")
             images.append(image)
-        return np.stack(images)
+        if len({image.shape[-1] for image in images}) > 1:  # some files saved greyscale
+            images = [image.repeat(3, -1) if image.shape[-1] == 1 else image
+                      for image in images]
+        return np.stack(images)  # greyscale or not is decided for the folder as a whole
     if not files.isfile(path):
         raise FileNotFoundError(f"No samples at {path!r}: pass a .npz (images), a .npy or a "
                                 "directory of PNG files.")
@@ -356,8 +374,8 @@ def _check_num_samples(num_samples):
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
         raise ValueError(f"num_samples (--num_samples) must be a whole number, not "
                          f"{num_samples!r}; e.g. 2000.")
-    if not 1 <= num_samples <= MAX_SAMPLES:
-        raise ValueError(f"num_samples (--num_samples) is {num_samples:,}; pass 1 to "
+    if not 2 <= num_samples <= MAX_SAMPLES:  # FID's covariances need two
+        raise ValueError(f"num_samples (--num_samples) is {num_samples:,}; pass 2 to "
                          f"{MAX_SAMPLES:,} (the usual FID protocol uses 10,000 or 50,000).")
 
 

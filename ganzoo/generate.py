@@ -14,7 +14,7 @@ What `--output` names decides the format:
 - `*.npz`: numpy arrays `images` (float32 in the data range, [-1, 1] for
   images; vectors for 2-D mixtures) and the conditions given (`labels`,
   `categories`);
-- anything else: a directory of `000000.png`, `000001.png`, ... (uint8),
+- no suffix (or a trailing `/`): a directory of `000000.png`, `000001.png`, ... (uint8),
   written batch by batch (bounded memory) into a temporary directory renamed
   into place at the end, so an interrupted command leaves no half-filled folder.
 

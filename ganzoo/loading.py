@@ -229,6 +229,9 @@ def load_run_config(model_dir):
     values = run_config_values(model_dir)
     if values is None:
         _refuse_saved_model(model_dir)
+        if not files.exists(model_dir):
+            raise FileNotFoundError(f"No ganzoo run at {model_dir!r}: nothing exists there (a "
+                                    "run directory holds config.yaml and model.keras).")
     if values is None:
         raise FileNotFoundError(
             f"{model_dir!r} has no config.yaml: is it a ganzoo run directory? "

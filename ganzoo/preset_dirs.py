@@ -135,6 +135,11 @@ def preset_dir(name_or_path, verify=True):
         if _is_url(name_or_path):
             entry = {"location": name_or_path, "sha256": None}
             name_or_path = name_or_path.rstrip("/").rsplit("/", 1)[-1]
+        elif "/" in name_or_path or name_or_path.endswith(".keras"):
+            raise UnknownPresetError(
+                f"Nothing exists at {name_or_path!r}: no ganzoo run directory or .keras file "
+                "there (and it is not a preset name). Check the path; "
+                "`python -m ganzoo.train --model_dir=...` makes a run.")
         else:
             raise UnknownPresetError(
                 f"Unknown preset {name_or_path!r}: not a shipped or registered preset, and "

@@ -97,7 +97,7 @@ def test_bad_num_samples_is_refused_before_loading_anything(num_samples, tmp_pat
     status, err = _cli(monkeypatch, capsys, str(tmp_path / "no_run"), num_samples=num_samples)
     assert status == 2 and err.startswith("error: num_samples (--num_samples)")
     if isinstance(num_samples, int) and not isinstance(num_samples, bool):
-        assert "1 to 1,000,000" in err
+        assert "2 to 1,000,000" in err
 
 
 def test_out_of_memory_suggests_fewer_samples(run_dir, monkeypatch, capsys):
@@ -231,12 +231,14 @@ def test_read_samples_takes_what_other_frameworks_write(tmp_path):
         (rng.random((4, 16, 16, 1)).astype(np.float32), "as [0, 1] images do"),
         (np.zeros((4, 3, 16, 16), np.uint8), "looks like [N, C, H, W]"),
         (np.zeros((4, 16, 16, 1), bool), "boolean images"),
-        (np.full((4, 16, 16, 1), np.nan, np.float32), "finite and in [-1, 1]"),
+        (np.full((4, 16, 16, 1), np.nan, np.float32), "1,024 values are NaN or infinite"),
+        (np.ones((4, 16, 16, 1), np.uint8), "holding only 0 and 1"),
+        (np.zeros((4, 256), np.uint8), "x.reshape(-1, 16, 16, 1)"),
     ]:
         with pytest.raises(ValueError, match=re.escape(fragment)):
-            evaluate.read_samples(array)
+            evaluate.read_samples(array, shape=(16, 16, 1))
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "f.png")
-    with pytest.raises(ValueError, match=r"f.png' is \[8, 8, 1\] but .*a.png' is \[16, 16, 1\]"):
+    with pytest.raises(ValueError, match=r"f.png' is \[8, 8\] pixels but .*a.png' is \[16, 16\]"):
         evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
     (tmp_path / "f.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"f.png' is not a readable image"):
@@ -259,3 +261,40 @@ def test_evaluate_samples_compares_with_the_classes_asked_for(run_dir, tmp_path,
         Image.fromarray(np.zeros((16, 16), np.uint8)).save(folder / f"{i}.jpg")
     evaluate.evaluate_samples(str(folder), "digits", ["fid"])
     assert "JPEG's lossy compression changes FID" in capsys.readouterr().err
+
+
+def test_a_colour_folder_with_one_grey_sample_stays_colour(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+            tmp_path / f"{i}.png")
+    grey = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+    Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "3.png")  # R = G = B
+    images = evaluate.read_samples(str(tmp_path), shape=(16, 16, 3))
+    assert images.shape == (4, 16, 16, 3)
+    np.testing.assert_allclose(images[3, ..., 1], grey / 127.5 - 1, atol=1e-6)
+    sub = tmp_path / "nested"
+    (sub / "class0").mkdir(parents=True)
+    with pytest.raises(ValueError, match="sub-folders are not searched"):
+        evaluate.read_samples(str(sub))
+
+
+def test_a_preset_is_scored_without_rewriting_it(tmp_path):
+    from ganzoo import preset_dirs
+
+    folder = preset_dirs.preset_dir("dcgan_digits")
+    before = sorted(os.listdir(folder))
+    result = evaluate.evaluate("dcgan_digits", ["fid"], num_samples=100)
+    assert result["card"]["model"] == "dcgan" and sorted(os.listdir(folder)) == before
+    with pytest.raises(FileNotFoundError, match="No ganzoo run at .*nothing exists there"):
+        evaluate.evaluate(str(tmp_path / "runs" / "none"), ["fid"])
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "FashionMNIST", "Fashion_MNIST"])
+def test_a_misspelt_built_in_data_set_is_named(name):
+    from ganzoo.config import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean 'fashion_mnist' \\(built in\\)"):
+        data.load(name, "test")

@@ -6,6 +6,7 @@ to `folder:PATH` (a directory of images) or to a TensorFlow Datasets builder.
 """
 
 import dataclasses
+import re
 
 import tensorflow as tf
 
@@ -59,6 +60,12 @@ def load(name, split="train", image_size=None, data_dir=None):
         return folder.load_folder(
             name[len("folder:"):], split, image_size=image_size, data_dir=data_dir
         )
+    normalized = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    close = [n for n in registered_names()
+             if n == normalized or n.replace("_", "") == normalized.replace("_", "")]
+    if close:
+        raise ConfigError(f"Unknown data set {name!r}; did you mean {close[0]!r} (built in)? "
+                          f"Built-in data sets: {', '.join(registered_names())}.")
     from ganzoo.data import tfds
 
     return tfds.load_tfds(name, split, image_size=image_size, data_dir=data_dir)
