@@ -116,9 +116,12 @@ class _RealData:
     classes: list | None = None
 
 
-def _score(fake, metrics, num_samples, split, extractor, seed, inception_weights, real_data):
-    """The metrics of samples `fake` against the first `num_samples` of `real_data`'s split."""
-    dataset, spec = data.load(real_data.name, split, real_data.image_size, real_data.data_dir)
+def _score(fake, metrics, num_samples, split, extractor, seed, inception_weights, real_data,
+           loaded=None):
+    """The metrics of samples `fake` against the first `num_samples` of `real_data`'s split
+    (`loaded`: that split's `data.load` result, when the caller has it already)."""
+    dataset, spec = loaded or data.load(real_data.name, split, real_data.image_size,
+                                        real_data.data_dir)
     # A run trained on some classes (`data.classes`) is compared with those classes.
     dataset, spec = data.select_classes(dataset, spec, real_data.classes)
     if not spec.is_image:
@@ -201,10 +204,11 @@ def evaluate_samples(samples, dataset: str, metrics=("fid", "kid", "is", "pr"),
     if num_samples is not None:
         _check_num_samples(num_samples)
     real = _RealData(dataset, image_size, data_dir, None if classes is None else list(classes))
-    spec = data.load(dataset, split, image_size, data_dir)[1]  # a bad name fails before reading
+    loaded = data.load(dataset, split, image_size, data_dir)  # a bad name fails before reading
     source = os.fspath(samples) if isinstance(samples, (str, os.PathLike)) else None
-    fake = read_samples(source if source is not None else samples, num_samples, spec.shape)
-    result = _score(fake, metrics, len(fake), split, extractor, seed, inception_weights, real)
+    fake = read_samples(source if source is not None else samples, num_samples, loaded[1].shape)
+    result = _score(fake, metrics, len(fake), split, extractor, seed, inception_weights, real,
+                    loaded)
     result["card"] = {"samples": files.abspath(source) if source else None, **result["card"]}
     return result
 
@@ -234,7 +238,7 @@ def read_samples(samples, num_samples: int | None = None, shape=None) -> np.ndar
     where = repr(samples) if isinstance(samples, str) else "the samples"
     channels = None if shape is None else shape[-1]
     if isinstance(samples, str):
-        array = _read_path(samples, num_samples, channels)
+        array = _read_path(samples, num_samples)
     else:
         array = np.asarray(samples)[:num_samples]
     if array.ndim == 2 and shape is not None and array.shape[1] == int(np.prod(shape)):
@@ -290,7 +294,7 @@ def _to_unit_range(array, where):
     return np.clip(array, -1.0, 1.0)
 
 
-def _read_path(path, num_samples, channels):
+def _read_path(path, num_samples):
     if files.gfile.isdir(path):
         names = sorted(n for n in files.gfile.listdir(path)
                        if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))

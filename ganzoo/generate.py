@@ -26,6 +26,7 @@ two commands' samples would give a wrong FID.
 
 import inspect
 import io
+import itertools
 import os
 
 import numpy as np
@@ -190,13 +191,13 @@ def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_s
         _check_images(first, kind)
     if kind == "grid":
         h, w = first.shape[1:3]
-        grid_rows = rows or max(1, int(np.sqrt(num_images)))
-        pixels = (grid_rows * (h + 1)) * (-(-num_images // grid_rows) * (w + 1)) * scale ** 2
+        grid_rows, grid_columns = images_lib.grid_size(num_images, rows)
+        pixels = (grid_rows * (h + 1)) * (grid_columns * (w + 1)) * scale ** 2
         if pixels > MAX_GRID_PIXELS:
             raise ValueError(f"The grid would be {pixels:,} pixels (more than "
                              f"{MAX_GRID_PIXELS:,}); pass a smaller --scale or --num_images, or "
                              "a directory as --output.")
-    batches = _chain(first, batches)
+    batches = itertools.chain([first], batches)
     if kind == "directory":
         shape = _write_directory(batches, output, num_images, scale)
     else:
@@ -207,20 +208,15 @@ def write_samples(gan, output: str, num_images: int = 64, seed: int = 0, batch_s
         else:
             arrays = {"images": samples.astype(np.float32)}
             per_image = int(interpolate) or 1  # a walk's images share its conditions
-            if labels is not None:
-                arrays["labels"] = np.repeat(np.resize(labels, walks), per_image)
-            if categories is not None:
-                arrays["categories"] = np.repeat(np.resize(categories, walks), per_image)
+            if "labels" in conditions:
+                arrays["labels"] = np.repeat(conditions["labels"], per_image)
+            if "codes" in conditions:
+                arrays["categories"] = np.repeat(conditions["codes"]["categorical"], per_image)
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             files.atomic_write(output, buffer.getvalue())
     return {"output": output, "format": kind, "num_images": int(num_images),
             "shape": [int(d) for d in shape]}
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _check_images(samples, kind):

@@ -25,14 +25,19 @@ def image_grid(images, rows=None, pad=1):
     """
     images = to_uint8(images)
     n, h, w, c = images.shape
-    rows = rows or max(1, int(math.floor(math.sqrt(n))))
-    cols = int(math.ceil(n / rows))
+    rows, cols = grid_size(n, rows)
     grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.uint8)
     for i in range(n):
         r, col = divmod(i, cols)
         top, left = pad + r * (h + pad), pad + col * (w + pad)
         grid[top:top + h, left:left + w] = images[i]
     return grid
+
+
+def grid_size(num_images, rows=None):
+    """`(rows, columns)` of `image_grid`'s mosaic of `num_images` tiles."""
+    rows = rows or max(1, int(math.floor(math.sqrt(num_images))))
+    return rows, int(math.ceil(num_images / rows))
 
 
 def png_bytes(array, scale=1):

@@ -110,6 +110,23 @@ def mirrored_strategy():
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
+# A 4-step dcgan on digits with checkpoints at steps 2 and 4 (`tiny_dcgan_run`).
+TINY_DCGAN_RUN = ["model.width=8", "model.latent_dim=8", "train.batch_size=16",
+                  "train.steps=4", "train.steps_per_epoch=2", "train.checkpoint_every=2",
+                  "train.sample_every=1000", "train.jit_compile=false"]
+
+
+@pytest.fixture(scope="session")
+def tiny_dcgan_run(tmp_path_factory):
+    """One tiny trained run directory per test process, for tests that load,
+    evaluate or copy a run (write to it only what such tests expect there)."""
+    from ganzoo import train_lib
+
+    path = str(tmp_path_factory.mktemp("tiny_dcgan") / "run")
+    train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY_DCGAN_RUN), path, verbose=0)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _unparsed_flags():
     """Each test sees absl's FLAGS at their defaults and leaves them so."""

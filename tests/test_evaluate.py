@@ -10,18 +10,14 @@ import types
 import numpy as np
 import pytest
 
-from ganzoo import data, evaluate, metrics, train_lib
+from ganzoo import data, evaluate, metrics
 from ganzoo.loading import load_gan
 
-TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps=4",
-        "train.steps_per_epoch=2"]
 
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("eval") / "run")
-    train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY), path, verbose=0)
-    return path
+@pytest.fixture
+def run_dir(tiny_dcgan_run):
+    """A 4-step dcgan run on digits (tests/conftest.py)."""
+    return tiny_dcgan_run
 
 
 def test_writes_metrics_and_card(run_dir):

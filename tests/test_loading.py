@@ -11,19 +11,14 @@ import pytest
 import tensorflow as tf
 
 import ganzoo
-from ganzoo import evaluate, export, run_dir, train_lib
+from ganzoo import evaluate, export, run_dir
 from ganzoo.loading import check_keras_archive, load_run_config, resolve_model_file
 
-TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps=4",
-        "train.steps_per_epoch=2", "train.checkpoint_every=2", "train.sample_every=1000",
-        "train.jit_compile=false"]
 
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("loading") / "run")
-    train_lib.run(train_lib.resolve_config("dcgan", overrides=TINY), path, verbose=0)
-    return path
+@pytest.fixture
+def trained(tiny_dcgan_run):
+    """A 4-step dcgan run with checkpoints at steps 2 and 4 (tests/conftest.py)."""
+    return tiny_dcgan_run
 
 
 @pytest.fixture

@@ -542,14 +542,15 @@ class GAN(compat.PrebuiltModel):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
-        inputs = self._generate_inputs(latent, seed, **conditions)
+        return self._run_generator(self._generate_inputs(latent, seed, **conditions),
+                                   int(num_images), int(batch_size))
 
-        def batches():
-            for start in range(0, int(num_images), int(batch_size)):
-                part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
-                yield np.asarray(self.inference_generator(part, training=False))
-
-        return batches()
+    def _run_generator(self, inputs, num_images, batch_size):
+        """The inference generator over G's inputs (a nest of `[num_images, ...]`
+        arrays), `batch_size` rows at a time: an iterator of numpy batches."""
+        for start in range(0, num_images, batch_size):
+            part = tf.nest.map_structure(lambda t, s=start: t[s:s + batch_size], inputs)
+            yield np.asarray(self.inference_generator(part, training=False))
 
     def interpolate(self, num_rows, steps=8, seed=0, batch_size=256, **conditions):
         """Walks through the latent space: `num_rows` rows of `steps` images each.
@@ -583,11 +584,7 @@ class GAN(compat.PrebuiltModel):
             return path.reshape((rows * steps, *a.shape[1:])).astype(a.dtype)
 
         path = tf.nest.map_structure(walk, start, end)
-        chunks = []
-        for begin in range(0, rows * steps, batch_size):
-            part = tf.nest.map_structure(lambda t, b=begin: t[b:b + batch_size], path)
-            chunks.append(np.asarray(self.inference_generator(part, training=False)))
-        return np.concatenate(chunks)
+        return np.concatenate(list(self._run_generator(path, rows * steps, batch_size)))
 
     def _generate_inputs(self, latent, seed, **conditions):
         """G's inputs for `generate(n, seed, **conditions)`: `generator_inputs` by
