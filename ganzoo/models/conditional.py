@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from ganzoo import callbacks as callbacks_lib
 from ganzoo import validation
-from ganzoo.models import base, networks, replicas
+from ganzoo.models import base, networks, replicas, sampling
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
 from ganzoo.tasks import Task
@@ -166,7 +166,7 @@ class LabelConditionedGAN(GAN):
             **conditions: none other is taken (ValueError).
         """
         name = type(self).__name__
-        others = base.given_conditions(conditions)
+        others = sampling.given_conditions(conditions)
         if "codes" in others:
             raise ValueError(f"{name} is conditioned on class `labels`; `codes` are InfoGAN's "
                              "structured codes. Pass labels=[...] instead.")

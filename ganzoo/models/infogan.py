@@ -45,7 +45,7 @@ from ganzoo import images as images_lib
 from ganzoo import losses as losses_lib
 from ganzoo import validation
 from ganzoo.errors import ConfigError
-from ganzoo.models import base, infogan_networks, replicas
+from ganzoo.models import infogan_networks, replicas, sampling
 from ganzoo.models.base import GAN
 from ganzoo.registry import register_model
 from ganzoo.tasks import Task
@@ -283,7 +283,7 @@ class InfoGAN(GAN):
             seed: int. Draws the continuous codes left out. Defaults to 0.
             **conditions: none other is taken (ValueError).
         """
-        others = base.given_conditions(conditions)
+        others = sampling.given_conditions(conditions)
         if "labels" in others:
             raise ValueError("InfoGAN is unsupervised: it takes no `labels`. Pass "
                              "codes={'categorical': [...]} for its learned categories.")
