@@ -144,13 +144,13 @@ class TrainConfig:
         d_optimizer: OptimizerConfig. The discriminator's optimizer.
         seed: int. Seed for weights, noise and data order.
         jit_compile: bool or None. XLA-compile the train step; None picks the
-            measured fast path (`train_lib.fast_path`): on for GPUs and for
+            measured fast path (`hardware.fast_path`): on for GPUs and for
             CPUs without AVX-512, off on AVX-512 CPUs with oneDNN, which is
             faster than XLA there.
         mixed_precision: str. `off` (float32), `bf16` or `fp16`: layers compute in
             16 bits, weights stay float32, fp16 with dynamic loss scaling
             (`ganzoo.precision`). Defaults to "auto": the measured choice for
-            the family on this device (`train_lib.default_precision`: bf16 where
+            the family on this device (`hardware.default_precision`: bf16 where
             the CPU has bf16 instructions and the family's Fashion-MNIST config
             was measured as fast and as good in bf16, float32 elsewhere).
         strategy: str. `default`, `one_device`, `mirrored`, `multi_worker`, `tpu`.

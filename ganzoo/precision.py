@@ -13,7 +13,7 @@ gradients do not flush to zero. `train.mixed_precision` picks one of `MODES`:
            `GAN.compile`): a step whose gradients are not finite is skipped and
            the scale halved; the scale doubles after 2,000 good steps.
     auto   (the default) the measured choice for this family on this device:
-           `train_lib.default_precision`, recorded with its reason in run.json.
+           `hardware.default_precision`, recorded with its reason in run.json.
 
 The networks are built under `policy_scope`, which restores the previous global
 policy afterwards, so one run does not change the next one in the same process.

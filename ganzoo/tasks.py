@@ -77,7 +77,7 @@ class Task:
     def xla_on_avx2_cpu(self, config):
         """Whether XLA is this family's default step on a CPU without AVX-512.
 
-        `train_lib.fast_path` picks XLA on such CPUs because it ran most
+        `hardware.fast_path` picks XLA on such CPUs because it ran most
         families' steps 1.24-1.94x faster than graph mode there
         (tools/results/step_rate.md); a family whose step was not faster under
         XLA returns False and keeps graph mode. Defaults to True.
@@ -88,7 +88,7 @@ class Task:
         """Whether bf16 is this family's default (`train.mixed_precision: auto`) on a
         CPU with bf16 instructions.
 
-        `train_lib.default_precision` asks it. Return True only for a family
+        `hardware.default_precision` asks it. Return True only for a family
         whose Fashion-MNIST config was measured both faster in bf16 and as good
         (fmnist-FID over 3 seeds at the config's full steps,
         tools/results/precision.md). Defaults to False (float32).

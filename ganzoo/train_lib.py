@@ -38,6 +38,7 @@ from ganzoo import (
     export,
     files,
     finetune,
+    hardware,
     loading,
     losses,
     precision,
@@ -184,10 +185,10 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
     _check_init_from(t.init_from, model_dir)
-    jit, jit_reason = fast_path(strategy, task, config)
+    jit, jit_reason = hardware.fast_path(strategy, task, config)
     if t.jit_compile is not None:
         jit, jit_reason = t.jit_compile, "set by train.jit_compile"
-    mode, mode_reason = default_precision(strategy, task, config)
+    mode, mode_reason = hardware.default_precision(strategy, task, config)
     if t.mixed_precision != precision.AUTO:
         mode, mode_reason = t.mixed_precision, "set by train.mixed_precision"
     ckpt_dir = os.path.join(model_dir, "checkpoints")
@@ -346,98 +347,6 @@ def _check_init_from(init_from, model_dir):
         raise config_lib.ConfigError(
             f"--model_dir={model_dir} is inside --init_from={init_from}; a fine-tuning run "
             "needs its own new run directory (the source is never modified).")
-
-
-def _cpu_flags():
-    """This CPU's feature flags (Linux `/proc/cpuinfo`; None where unknown)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return None
-
-
-def cpu_has_avx512():
-    """Whether this CPU has AVX-512 (Linux `/proc/cpuinfo`; None where unknown)."""
-    flags = _cpu_flags()
-    return None if flags is None else "avx512f" in flags
-
-
-def cpu_has_bf16():
-    """Whether this CPU multiplies bfloat16 natively (AVX512_BF16 or AMX; None where unknown)."""
-    flags = _cpu_flags()
-    return None if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def fast_path(strategy, task=None, config=None):
-    """`(jit_compile, reason)`: the default of `train.jit_compile` here, and why.
-
-    Per kind of device. GPUs: XLA, not measured with ganzoo (the GPU
-    machines lent had no TensorFlow); there the batch-64 DCGAN step of the
-    PyTorch twin was bound by per-kernel overhead, not arithmetic (6.7 ms at
-    28 px, 10.4 ms at 64 px for 14x the work; tools/results/gpu_check), which
-    is what XLA's fusion removes. Measured on CPUs: with
-    oneDNN on (ganzoo's default) the answer depends on the CPU: with AVX-512,
-    graph mode beat XLA, whose CPU code generator does not use oneDNN (2,310 vs
-    1,252 img/s for the 16 px DCGAN, 78 vs 55 img/s at 64 px; tools/benchmark.py
-    --grid); on an AVX2-only CPU XLA's fused step was 1.24-1.94x faster for every
-    Fashion-MNIST config but two (tools/results/step_rate.md): a family's
-    `Task.xla_on_avx2_cpu(config)` keeps graph mode where XLA was no faster
-    (ssgan, acgan). With oneDNN off XLA
-    doubles speed. XLA fails with multi-replica CPU strategies.
-    `train_lib.run` records both in run.json (`"speed"`), with the precision mode.
-    """
-    if tf.config.list_physical_devices("GPU"):
-        return True, ("a GPU: XLA fuses the step's kernels (chosen, not measured with ganzoo: "
-                      "the PyTorch twin's step was overhead-bound on an H200, "
-                      "tools/results/gpu_check)")
-    if strategy.num_replicas_in_sync > 1:
-        return False, "XLA does not support multi-replica CPU strategies"
-    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
-        return True, "CPU with oneDNN off: XLA was about 2x graph mode (tools/benchmark.py)"
-    if cpu_has_avx512() is False:
-        if task is not None and not task.xla_on_avx2_cpu(config):
-            return False, (f"CPU without AVX-512, but {config.model.name}'s step was no faster "
-                           "under XLA there (tools/results/step_rate.md)")
-        return True, ("CPU without AVX-512: XLA was 1.24-1.94x graph mode with oneDNN on an "
-                      "AVX2-only CPU (tools/results/step_rate.md)")
-    return False, ("CPU with oneDNN on and AVX-512: graph mode beat XLA, whose CPU code does "
-                   "not use oneDNN (tools/benchmark.py, --grid)")
-
-
-def default_precision(strategy, task=None, config=None):
-    """`(mode, reason)`: what `train.mixed_precision: auto` means for this run here.
-
-    bf16 only where it was measured to be faster without costing quality: a
-    CPU that multiplies bf16 natively (oneDNN's bf16 matmul ran 787 against
-    float32's 471 GFLOP/s on the AVX-512 bf16 EPYC), one replica, and a family
-    whose `Task.bf16_on_cpu(config)` says its Fashion-MNIST config trained
-    faster in bf16 to the same fmnist-FID over 3 seeds (tools/results/
-    precision.md, step_rate.md). float32 everywhere else: on GPUs ganzoo has
-    not been measured (the GPU machines lent had no TensorFlow), and the
-    PyTorch twin's DCGAN step was no faster under bf16 autocast on an H200
-    (27,735 vs 30,653 img/s at batch 256: bound by per-kernel overhead, which
-    the casts add to; tools/results/gpu_check); without bf16 instructions
-    oneDNN emulates it.
-    `train_lib.run` records the mode and this reason in run.json (`"speed"`).
-    """
-    if tf.config.list_physical_devices("GPU"):
-        return "off", ("a GPU: float32; ganzoo is unmeasured on GPUs, and the PyTorch twin's "
-                       "step was no faster in bf16 autocast on an H200 (tools/results/gpu_check)")
-    if not cpu_has_bf16():
-        return "off", "a CPU without bf16 instructions (AVX512_BF16 or AMX): float32"
-    if strategy.num_replicas_in_sync > 1:
-        return "off", "several replicas: bf16 was measured with one; float32"
-    if task is None or not task.bf16_on_cpu(config):
-        name = config.model.name if config is not None else "this model"
-        return "off", (f"a CPU with bf16, but {name} has not been measured faster at the same "
-                       "quality in bf16 (tools/results/precision.md): float32")
-    return "bf16", (f"a CPU with bf16: {config.model.name}'s Fashion-MNIST config trained faster "
-                    "in bf16 to the same fmnist-FID over 3 seeds (tools/results/precision.md, "
-                    "step_rate.md)")
 
 
 def set_steps_from_epochs(config, epochs):

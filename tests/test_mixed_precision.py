@@ -34,7 +34,7 @@ from absl import logging
 from gan_test_utils import build_tiny, tiny_batch
 
 import ganzoo
-from ganzoo import precision, tasks, train_lib
+from ganzoo import hardware, precision, tasks, train_lib
 from ganzoo import train as train_cli
 from ganzoo.config import ConfigError
 
@@ -299,16 +299,16 @@ def test_auto_picks_bf16_where_measured_and_a_resumed_run_keeps_its_precision(
     assert config.train.mixed_precision == "auto"
     dcgan = tasks.get_task("dcgan")
     for bf16, expected in ((True, "bf16"), (False, "off"), (None, "off")):
-        monkeypatch.setattr(train_lib, "cpu_has_bf16", lambda bf16=bf16: bf16)
-        assert train_lib.default_precision(one, dcgan, config)[0] == expected, bf16
-    monkeypatch.setattr(train_lib, "cpu_has_bf16", lambda: True)
+        monkeypatch.setattr(hardware, "cpu_has_bf16", lambda bf16=bf16: bf16)
+        assert hardware.default_precision(one, dcgan, config)[0] == expected, bf16
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: True)
     two = types.SimpleNamespace(num_replicas_in_sync=2)
-    assert train_lib.default_precision(two, dcgan, config)[0] == "off"
+    assert hardware.default_precision(two, dcgan, config)[0] == "off"
     # cgan shares its task with acgan, worse in bf16 (precision.md): float32, and says so.
-    assert train_lib.default_precision(one, tasks.get_task("cgan"),
+    assert hardware.default_precision(one, tasks.get_task("cgan"),
                                        train_lib.resolve_config("cgan"))[0] == "bf16"
     acgan = train_lib.resolve_config("acgan")
-    mode, reason = train_lib.default_precision(one, tasks.get_task("acgan"), acgan)
+    mode, reason = hardware.default_precision(one, tasks.get_task("acgan"), acgan)
     assert mode == "off" and "acgan has not been measured" in reason
 
     run_dir = str(tmp_path / "run")

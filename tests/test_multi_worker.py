@@ -36,7 +36,7 @@ launch_local = load_tool("launch_local")
 # The task's tiny DCGAN: global batch 16 = 8 per worker. Plain SGD: an update is
 # proportional to the gradient (see tests/test_distribute.py). float32 on both sides:
 # `auto` would pick bf16 for the one-process reference on a CPU with bf16 and float32
-# for two workers (two replicas; `train_lib.default_precision`).
+# for two workers (two replicas; `hardware.default_precision`).
 LEARNING_RATE = 0.01
 TINY = ["model.width=8", "model.latent_dim=8", "train.steps_per_epoch=2",
         "train.jit_compile=false", "train.g_optimizer.name=sgd", "train.d_optimizer.name=sgd",

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import ganzoo
-from ganzoo import tasks, train_lib
+from ganzoo import hardware, tasks, train_lib
 from ganzoo.config import ConfigError
 
 TINY = ["model.width=8", "model.latent_dim=8", "train.batch_size=16", "train.steps_per_epoch=2",
@@ -87,15 +87,15 @@ def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
     assert speed["jit_compile"] is False
     assert speed["jit_compile_reason"] == "set by train.jit_compile"
     config = train_lib.resolve_config("dcgan", overrides=overrides)
-    mode, _ = train_lib.default_precision(tf.distribute.get_strategy(),
+    mode, _ = hardware.default_precision(tf.distribute.get_strategy(),
                                           tasks.get_task("dcgan"), config)
     assert speed["mixed_precision"] == mode
     assert speed["mixed_precision_reason"].startswith("resumed")
     # Left to the default, a CPU with oneDNN on takes graph mode with AVX-512
     # and XLA without it (tools/results/step_rate.md); multi-replica CPU runs
     # never take XLA.
-    jit, reason = train_lib.fast_path(tf.distribute.get_strategy())
-    if train_lib.cpu_has_avx512() is False:
+    jit, reason = hardware.fast_path(tf.distribute.get_strategy())
+    if hardware.cpu_has_avx512() is False:
         assert jit is True and "without AVX-512" in reason
     else:
         assert jit is False and "oneDNN on" in reason
@@ -103,20 +103,20 @@ def test_finished_run_checkpoints_its_last_step_and_extends_from_it(tmp_path):
 
 def test_fast_path_by_cpu(monkeypatch):
     one, two = tf.distribute.get_strategy(), types.SimpleNamespace(num_replicas_in_sync=2)
-    monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: False)
-    assert train_lib.fast_path(one)[0] is True
-    assert train_lib.fast_path(two) == (False, "XLA does not support multi-replica CPU "
+    monkeypatch.setattr(hardware, "cpu_has_avx512", lambda: False)
+    assert hardware.fast_path(one)[0] is True
+    assert hardware.fast_path(two) == (False, "XLA does not support multi-replica CPU "
                                                "strategies")
     # A family whose step was no faster under XLA there keeps graph mode.
     for name, jit in (("ssgan", False), ("acgan", False), ("cgan", True), ("dcgan", True)):
         config = train_lib.resolve_config(name)
-        assert train_lib.fast_path(one, tasks.get_task(name), config)[0] is jit, name
-    monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: True)
-    assert train_lib.fast_path(one)[0] is False
-    monkeypatch.setattr(train_lib, "cpu_has_avx512", lambda: None)  # unknown: as measured
-    assert train_lib.fast_path(one)[0] is False
+        assert hardware.fast_path(one, tasks.get_task(name), config)[0] is jit, name
+    monkeypatch.setattr(hardware, "cpu_has_avx512", lambda: True)
+    assert hardware.fast_path(one)[0] is False
+    monkeypatch.setattr(hardware, "cpu_has_avx512", lambda: None)  # unknown: as measured
+    assert hardware.fast_path(one)[0] is False
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    assert train_lib.fast_path(one)[0] is True
+    assert hardware.fast_path(one)[0] is True
 
 
 def test_resume_with_incompatible_config_is_refused_and_keeps_the_run(tmp_path):

@@ -1,7 +1,7 @@
 """End to end: WGAN-GP trained on digits draws all ten digits.
 
 The step runs in graph mode (pinned: the thresholds were measured there; the
-default on a CPU without AVX-512 is XLA, `train_lib.fast_path`); the XLA-compiled
+default on a CPU without AVX-512 is XLA, `hardware.fast_path`); the XLA-compiled
 step is covered by `test_wgan.py`.
 """
 

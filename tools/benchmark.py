@@ -5,8 +5,8 @@ DCGAN (ganzoo's default networks at `--width`, batch `--batch`, one D and one G
 update per step, a fixed in-memory batch so no input pipeline is timed):
 
 - ganzoo's default path, `gan.fit` as a run uses it: oneDNN on, XLA where
-  `train_lib.fast_path` picks it for a dcgan run on this CPU (on CPUs without
-  AVX-512), graph mode elsewhere, in the precision `train_lib.default_precision`
+  `hardware.fast_path` picks it for a dcgan run on this CPU (on CPUs without
+  AVX-512), graph mode elsewhere, in the precision `hardware.default_precision`
   picks (bf16 on a CPU with bf16 instructions); with a batch-end callback, as every
   `train_lib.run` has its divergence guard (Keras then runs callbacks in the
   loop rather than on a thread pool);
@@ -32,7 +32,7 @@ images-per-CPU-second table is the comparison that survives other jobs;
 `--max_load` waits for a quiet moment before each measurement.
 
 `--grid` instead runs ganzoo alone with oneDNN on/off x XLA on/off (the
-measurement behind `train_lib.fast_path`). `--mixed_precision off bf16`
+measurement behind `hardware.fast_path`). `--mixed_precision off bf16`
 runs ganzoo's default path alone in each `train.mixed_precision` mode,
 interleaved in rounds like the side-by-side table (bf16 uses AMX/AVX-512 bf16
 units where the CPU has them). `--trace` times ganzoo's 28 px `fit` calls in one
@@ -317,16 +317,16 @@ def _child_cpu():
 
 def default_path(args):
     """`(jit_compile, reason, mixed_precision, reason)` of a `dcgan` run here:
-    `train_lib.fast_path`'s and `train_lib.default_precision`'s choices."""
+    `hardware.fast_path`'s and `hardware.default_precision`'s choices."""
     import tensorflow as tf
 
-    from ganzoo import tasks, train_lib
+    from ganzoo import hardware, tasks, train_lib
 
     config = train_lib.resolve_config("dcgan", **{"model.width": args.width,
                                                   "train.batch_size": args.batch})
     one, task = tf.distribute.get_strategy(), tasks.get_task("dcgan")
-    return (*train_lib.fast_path(one, task, config),
-            *train_lib.default_precision(one, task, config))
+    return (*hardware.fast_path(one, task, config),
+            *hardware.default_precision(one, task, config))
 
 
 def ganzoo_label(section):
@@ -593,10 +593,10 @@ def side_by_side_table(section):
     rule = "|---" * (len(IMPLS) + 3) + "|"
     lines = ["Images per second (wall clock):", "", head, rule]
     if section.get("ganzoo_default_reason"):
-        head_lines = [f"ganzoo's default path on this CPU (`train_lib.fast_path`): "
+        head_lines = [f"ganzoo's default path on this CPU (`hardware.fast_path`): "
                       f"{section['ganzoo_default_reason']}."]
         if section.get("ganzoo_mixed_precision_reason"):
-            head_lines.append(f"Its precision (`train_lib.default_precision`): "
+            head_lines.append(f"Its precision (`hardware.default_precision`): "
                               f"{section['ganzoo_mixed_precision']}, "
                               f"{section['ganzoo_mixed_precision_reason']}.")
         lines = [" ".join(head_lines), ""] + lines

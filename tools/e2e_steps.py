@@ -70,7 +70,7 @@ def measure(kind, steps, seed, mixed_precision=None):
     result = _train(kind, steps, seed, mixed_precision)
     gan = result["model"]
     out = {"kind": kind, "steps": steps, "seed": seed, "seconds": round(time.time() - start, 1),
-           # `auto` by default: bf16 for dcgan on a CPU with bf16 (train_lib.default_precision).
+           # `auto` by default: bf16 for dcgan on a CPU with bf16 (hardware.default_precision).
            "mixed_precision": precision.mode_of(gan.generator, gan.discriminator)}
     if kind == "dcgan_fashion_mnist":
         import fashion_mnist_table
