@@ -12,6 +12,7 @@ from PIL import Image, ImageOps
 
 from ganzoo import data
 from ganzoo.data import folder
+from ganzoo.data import headers as headers_lib
 
 
 def _png(path, size=(8, 8), mode="RGB", value=128):
@@ -240,7 +241,7 @@ def _before(path, channels, image_size=None):
 
 def _reader(root, channels, image_size=None, cache=False):
     files = sorted(p.name for p in root.iterdir())
-    headers = folder._read_headers(str(root), files)
+    headers = headers_lib.read_headers(str(root), files)
     size = (image_size, image_size) if image_size else (5, 7)
     return files, headers, folder.FolderReader(
         "kinds", str(root), files, np.zeros(len(files), np.int32),
@@ -249,13 +250,14 @@ def _reader(root, channels, image_size=None, cache=False):
 
 def test_header_parser_agrees_with_pillow(kinds):
     for path in sorted(kinds.iterdir()):
-        found = folder._png_header(path.read_bytes()) or folder._jpeg_header(path.read_bytes())
+        head = path.read_bytes()
+        found = headers_lib.png_header(head) or headers_lib.jpeg_header(head)
         if found:
             with Image.open(path) as image:
                 assert found == (image.format, image.mode, image.size,
                                  "transparency" in image.info), path.name
-    assert folder._png_header((kinds / "grey.jpg").read_bytes()) is None
-    assert folder._jpeg_header((kinds / "rotated.jpg").read_bytes()) is None  # EXIF: Pillow
+    assert headers_lib.png_header((kinds / "grey.jpg").read_bytes()) is None
+    assert headers_lib.jpeg_header((kinds / "rotated.jpg").read_bytes()) is None  # EXIF: Pillow
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
@@ -264,8 +266,8 @@ def test_stream_equals_the_in_memory_loader_kind_by_kind(kinds, channels, image_
     files, headers, reader = _reader(kinds, channels, image_size)
     decoders = {f: h.decoder for f, h in zip(files, headers)}
     # Both paths are exercised: TensorFlow's PNG and JPEG ops, and Pillow.
-    assert decoders["rgb.png"] == folder._PNG and decoders["rgb.jpg"] == folder._JPEG
-    assert decoders["rotated.jpg"] == decoders["rgba.webp"] == folder._PILLOW
+    assert decoders["rgb.png"] == headers_lib.PNG and decoders["rgb.jpg"] == headers_lib.JPEG
+    assert decoders["rotated.jpg"] == decoders["rgba.webp"] == headers_lib.PILLOW
     images, _ = reader.read(tf.range(len(files), dtype=tf.int64))
     assert reader.failed_files() == []
     for name, image in zip(files, images.numpy(), strict=True):

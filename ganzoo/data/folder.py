@@ -41,13 +41,13 @@ The folder is only read, never written.
 
 import collections
 import os
-import struct
 import threading
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from ganzoo.data import headers as headers_lib
 from ganzoo.data.base import DataSpec, Source, refuse_data_dir, with_source
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -55,11 +55,6 @@ _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 _MAX_NAMES_IN_WARNING = 5
 # `cache="auto"` keeps decoded images when they take at most this many bytes.
 CACHE_BUDGET_BYTES = 1 << 30
-# Decoders: TensorFlow's PNG and JPEG ops, or Pillow through `tf.numpy_function`.
-_PNG, _JPEG, _PILLOW = 0, 1, 2
-# Pillow modes whose TensorFlow decode is bit-identical to Pillow's.
-_TF_MODES = {"PNG": {"1", "L", "P", "RGB", "RGBA", "LA"}, "JPEG": {"L", "RGB"}}
-_EXIF_ORIENTATION = 0x0112
 # Files per decode call of the plain dataset.
 _READ_BATCH = 64
 
@@ -108,7 +103,7 @@ def load_folder(path, split="train", image_size=None, data_dir=None, cache="auto
             f"({', '.join(IMAGE_EXTENSIONS)}). Put images in it, or pass a different "
             "--dataset=folder:PATH."
         )
-    headers = _read_headers(split_dir, files)
+    headers = headers_lib.read_headers(split_dir, files)
     kept = [i for i, h in enumerate(headers) if h is not None]
     _warn_skipped(path, files, [files[i] for i, h in enumerate(headers) if h is None])
     if not kept:
@@ -154,7 +149,7 @@ class FolderReader:
         split_dir: str. The folder holding `files`.
         files: list of str. Image paths relative to `split_dir`.
         labels: int32 array `[N]`.
-        decoders: list of int. `_PNG`, `_JPEG` or `_PILLOW` per file.
+        decoders: list of int. `headers.PNG`, `headers.JPEG` or `headers.PILLOW` per file.
         shape: tuple. `(H, W, C)` every image is converted to.
         image_size: int or None. Resize to this square (Pillow's bilinear).
         cache: bool or `"auto"`. See `load_folder`.
@@ -263,14 +258,14 @@ class FolderReader:
         if pillow:
             image = self._pillow(path)
         else:
-            image = tf.cond(decoder == _PILLOW, lambda: self._pillow(path),
+            image = tf.cond(decoder == headers_lib.PILLOW, lambda: self._pillow(path),
                             lambda: self._tensorflow(path, decoder))
         return tf.ensure_shape(image, self.shape), self._labels[index]
 
     def _tensorflow(self, path, decoder):
         contents = tf.io.read_file(path)
         # INTEGER_ACCURATE is libjpeg's default, the one Pillow uses.
-        image = tf.cond(decoder == _JPEG, lambda: tf.io.decode_jpeg(
+        image = tf.cond(decoder == headers_lib.JPEG, lambda: tf.io.decode_jpeg(
             contents, dct_method="INTEGER_ACCURATE"), lambda: tf.io.decode_png(contents))
         image = _natural_mode(image)
         if self.image_size:
@@ -345,99 +340,6 @@ def _pillow_resize(pixels, size):
     image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, _MODES[channels])
     image = image.resize((int(size), int(size)), Image.Resampling.BILINEAR)
     return np.asarray(image).reshape(int(size), int(size), channels)
-
-
-_Header = collections.namedtuple("_Header", "size channels decoder")
-# Pillow's mode for each PNG (bit depth, colour type) (`PngImagePlugin._MODES`).
-_PNG_MODES = {(1, 0): "1", (2, 0): "L", (4, 0): "L", (8, 0): "L", (16, 0): "I;16",
-              (8, 2): "RGB", (16, 2): "RGB", (1, 3): "P", (2, 3): "P", (4, 3): "P",
-              (8, 3): "P", (8, 4): "LA", (16, 4): "RGBA", (8, 6): "RGBA", (16, 6): "RGBA"}
-# JPEG start-of-frame markers (C4, C8 and CC are other segments).
-_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_HEAD_BYTES = 4096
-
-
-def _read_headers(split_dir, files):
-    """A `_Header` per file, None where the file is not an image Pillow can open.
-
-    PNG and JPEG headers are parsed here (about 20 us of CPU a file, a third of
-    `Image.open`'s; `tools/results/folder_pipeline.md` has the load times);
-    anything unusual in them, and every other format, is left to Pillow. One
-    thread: with the GIL, threads made it 13x slower on files in the page cache.
-    """
-    prefix = os.path.join(split_dir, "")
-    return [_header(prefix + f) for f in files]
-
-
-def _header(file_path):
-    try:
-        with open(file_path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-    except OSError:
-        return None
-    found = _png_header(head) or _jpeg_header(head)
-    if found:
-        kind, mode, size, transparency = found
-        orientation = 1
-    else:
-        from PIL import Image
-
-        try:
-            with Image.open(file_path) as image:  # Lazy: reads the header, not the pixels.
-                mode, kind, size = image.mode, image.format, image.size
-                transparency = "transparency" in image.info
-                orientation = (image.getexif().get(_EXIF_ORIENTATION, 1)
-                               if "exif" in image.info else 1)
-        except Exception:
-            return None  # As `_open`: any error means "skip this file".
-    if orientation in (5, 6, 7, 8):  # Rotated by 90 degrees: `exif_transpose` swaps them.
-        size = size[::-1]
-    if mode.startswith("I") or mode == "F":
-        channels = 1  # 16-bit and float greyscale become 8-bit grey (`_to_8bit`).
-    else:
-        channels = _mode_channels(mode, transparency)
-    decoder = {"PNG": _PNG, "JPEG": _JPEG}.get(kind, _PILLOW)
-    if (mode not in _TF_MODES.get(kind, ()) or orientation != 1
-            or (transparency and mode != "P")):  # TF ignores colour-key transparency.
-        decoder = _PILLOW
-    return _Header(size, channels, decoder)
-
-
-def _png_header(head):
-    """`("PNG", mode, size, transparency)` as Pillow opens it, or None to ask Pillow."""
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or len(head) < 33:
-        return None
-    width, height, depth, color = struct.unpack(">IIBB", head[16:26])
-    mode, pos, transparency = _PNG_MODES.get((depth, color)), 33, False
-    while mode and pos + 8 <= len(head):
-        length, kind = struct.unpack(">I4s", head[pos:pos + 8])
-        if kind == b"IDAT":
-            return "PNG", mode, (width, height), transparency
-        if kind == b"eXIf":  # May rotate the image: Pillow reads the orientation.
-            return None
-        transparency |= kind == b"tRNS"
-        pos += length + 12
-    return None
-
-
-def _jpeg_header(head):
-    """`("JPEG", mode, size, False)` as Pillow opens it, or None to ask Pillow."""
-    if head[:2] != b"\xff\xd8":
-        return None
-    pos = 2
-    while pos + 10 <= len(head) and head[pos] == 0xFF:
-        marker = head[pos + 1]
-        if marker == 0xFF:  # Fill byte.
-            pos += 1
-            continue
-        if (marker == 0xE1 and head[pos + 4:pos + 10] == b"Exif\0\0") or marker == 0xEE:
-            return None  # EXIF rotation or Adobe colour transform: Pillow decides.
-        if marker in _JPEG_FRAMES:
-            precision, height, width, components = struct.unpack(">BHHB", head[pos + 4:pos + 10])
-            mode = {1: "L", 3: "RGB"}.get(components)
-            return ("JPEG", mode, (width, height), False) if mode and precision == 8 else None
-        pos += 2 + struct.unpack(">H", head[pos + 2:pos + 4])[0]
-    return None
 
 
 def _warn_skipped(path, files, skipped):
@@ -560,15 +462,7 @@ def _to_8bit(image):
 
 
 def _natural_channels(image):
-    return _mode_channels(image.mode, "transparency" in image.info)
-
-
-def _mode_channels(mode, transparency):
-    if mode in ("1", "L"):
-        return 1
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or transparency:
-        return 4
-    return 3
+    return headers_lib.mode_channels(image.mode, "transparency" in image.info)
 
 
 def _check_same_size(names, headers, path):
