@@ -438,7 +438,8 @@ def _parzen(real_data, fake, real_test):
 
 def define_flags():
     """Defines this command's absl flags; called by `run`, not at import (see `ganzoo.cli`)."""
-    flags.DEFINE_string("model_dir", None, "Run directory to evaluate (or give --samples).")
+    flags.DEFINE_string("model_dir", None, "Run directory, .keras file or preset name to "
+                        "evaluate (or give --samples).")
     flags.DEFINE_string("samples", None,
                         "Instead of a run: samples made elsewhere (.npz with `images`, .npy, or "
                         "a directory of PNGs), scored against --dataset.")

@@ -181,7 +181,8 @@ def check_models_config(path):
         path: str. The `model_config_list` file to write.
 
     Returns:
-        `path`, if it is a file (or nothing yet) in an existing directory.
+        `path`, if it is a file or nothing yet (missing folders are made when it is
+        written, as for the export directory).
     """
     path = os.fspath(path) if path is not None else ""
     if not path.strip():
@@ -190,10 +191,6 @@ def check_models_config(path):
     if gfile.isdir(path):
         raise ValueError(f"models_config {path!r} is a directory; pass a file in it, such as "
                          f"{os.path.join(path.rstrip('/'), 'models.config')!r}.")
-    parent = os.path.dirname(files.abspath(path).rstrip("/"))
-    if parent and not gfile.isdir(parent):
-        raise FileNotFoundError(f"models_config {path!r}: the directory {parent!r} does not "
-                                "exist; create it first, or pass a file in an existing one.")
     if files.isfile(path):  # rewritten in place: only if it is one already
         with gfile.GFile(path, "rb") as f:
             head = f.read(65536)
@@ -332,13 +329,16 @@ def write_models_config(path, models_root, base_path=None):
     entries = "".join(
         f'  config {{\n    name: "{n}"\n    base_path: "{base_path.rstrip("/")}/{n}"\n'
         f'    model_platform: "tensorflow"\n  }}\n' for n in names)
+    parent = os.path.dirname(path.rstrip("/"))
+    if parent:
+        gfile.makedirs(parent)
     files.atomic_write(path, f"model_config_list {{\n{entries}}}\n")
     return names
 
 
 def define_flags():
     """Defines this command's absl flags; called by `run`, not at import (see `ganzoo.cli`)."""
-    flags.DEFINE_string("model_dir", None, "Run directory or .keras file.")
+    flags.DEFINE_string("model_dir", None, "Run directory, .keras file or preset name.")
     flags.DEFINE_string("export_dir", None,
                         "TF Serving version directory, e.g. export/models/dcgan/1.")
     flags.mark_flags_as_required(["model_dir", "export_dir"])

@@ -97,9 +97,10 @@ def initialize_from(gan, init_from):
         init_from: str. A preset name or URL, a run directory or a `.keras` file.
 
     Returns:
-        The source's training step (for the record).
+        The source's training step (for the record); None for a source saved
+        without its optimizer.
     """
-    source = load_gan(init_from, compile=False)
+    source = load_gan(init_from)  # compiled: its optimizer knows its step
     if type(source) is not type(gan):
         raise ConfigError(
             f"--init_from={init_from} holds a {type(source).__name__} model, but this run "

@@ -287,7 +287,9 @@ def main(argv):
         cli.fail(f"Out of memory holding {FLAGS.num_images:,} samples for one file; give a "
                  "directory as --output (written batch by batch) or pass fewer --num_images.")
     step = getattr(getattr(gan, "g_optimizer", None), "iterations", None)
-    print(f"Wrote {result['num_images']:,} samples of {type(gan).__name__}"
+    what = (f"{FLAGS.num_images:,} walks of {FLAGS.interpolate} images"
+            if FLAGS.interpolate else f"{result['num_images']:,} samples")
+    print(f"Wrote {what} of {type(gan).__name__}"
           f"{'' if step is None else f' (step {int(step.numpy())})'} to {result['output']} "
           f"({result['format']})")
 

@@ -17,7 +17,7 @@ from ganzoo import (
 )
 from ganzoo.errors import warn
 from ganzoo.preset_dirs import preset_dir
-from ganzoo.run_dir import list_checkpoints, load_latest
+from ganzoo.run_dir import list_checkpoints, load_keras, load_latest
 
 
 def resolve_model_file(path):
@@ -83,7 +83,7 @@ def _load_model(path, compile):
     model_file = resolve_model_file(path)
     error = _archive_error(model_file)
     if error is None:
-        return keras.models.load_model(model_file, compile=compile)
+        return load_keras(model_file, compile=compile)
     if not tf.io.gfile.isdir(path):
         raise error
     model, checkpoint = _newest_good_checkpoint(path, model_file)

@@ -51,7 +51,9 @@ def get_model(name):
     """
     if name not in _MODELS:
         raise ValueError(
-            f"Unknown model {name!r}. Known models: {', '.join(list_models())}."
+            f"Unknown model {name!r}. Known models: {', '.join(list_models())}. A family "
+            "of your own is known once its module is imported (--import_module=MODULE; "
+            "README, Adding a model)."
         )
     return _MODELS[name]
 

@@ -46,6 +46,7 @@ import signal
 import socket
 import sys
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -306,7 +307,9 @@ def load_latest(paths, jit_compile=None):
     skipped = []
     for path in reversed(list(paths)):
         try:
-            model = keras.models.load_model(path)
+            model = load_keras(path)
+        except UnknownClassError:
+            raise  # not a bad file: every checkpoint of the run would fail alike
         except Exception as e:  # zipfile, h5py and Keras raise many types for a bad file
             warn(f"checkpoint {path} is unreadable ({type(e).__name__}: {str(e)[:200]}); "
                  "falling back to the previous one.")
@@ -320,6 +323,48 @@ def load_latest(paths, jit_compile=None):
             f"None of the checkpoints could be loaded ({', '.join(skipped)}). Move them "
             "aside to start this run afresh, or use a new --model_dir.")
     return None, None, skipped
+
+
+class UnknownClassError(ValueError):
+    """A `.keras` file's model class is not registered in this process."""
+
+
+def load_keras(path, compile=True):
+    """`keras.models.load_model`, naming the fix when the file's class is unknown here.
+
+    A model of a family defined outside ganzoo (README, "Adding a model") loads
+    only once its module has been imported; Keras' own error is a long
+    TypeError that ends in the whole config.
+
+    Raises:
+        UnknownClassError: the saved model's class is not registered; the message
+            names the module to import (`--import_module`).
+    """
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except TypeError as error:
+        module, class_name = _unregistered_class(path)
+        if class_name is None:
+            raise
+        raise UnknownClassError(
+            f"{path} holds a {class_name} defined in the Python module {module!r}, which "
+            f"is not imported in this process, so Keras cannot rebuild it. Pass "
+            f"--import_module={module} (from Python: `import {module}` first), with the "
+            "module in the working directory or on PYTHONPATH.") from error
+
+
+def _unregistered_class(path):
+    """`(module, class name)` of a `.keras` file's model when its class is not
+    registered with Keras, else `(None, None)`."""
+    try:
+        with gfile.GFile(path, "rb") as f, zipfile.ZipFile(f) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, tf.errors.OpError):
+        return None, None
+    registered = config.get("registered_name")
+    if not registered or keras.saving.get_registered_object(registered) is not None:
+        return None, None
+    return config.get("module") or "?", config.get("class_name") or registered
 
 
 def quarantine(paths):

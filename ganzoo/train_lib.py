@@ -206,7 +206,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                 gan = build_model(config, spec)
             if t.init_from:
                 step = finetune.initialize_from(gan, t.init_from)
-                print(f"Initialized from {t.init_from} (its step {step})")
+                print(f"Initialized from {t.init_from}"
+                      + ("" if step is None else f" (its step {step})"))
             gan.compile(
                 d_optimizer=make_optimizer(t.d_optimizer),
                 g_optimizer=make_optimizer(t.g_optimizer),

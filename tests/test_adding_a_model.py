@@ -10,7 +10,8 @@ import sys
 import keras
 import pytest
 
-from ganzoo import cli, registry
+import ganzoo
+from ganzoo import cli, registry, run_dir
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -38,6 +39,12 @@ def test_the_readme_family_file_trains_exports_and_reloads(tmp_path, monkeypatch
     assert "name: sngan" in config and "loss: hinge" in config
     assert "spectral_norm: true" in config and "norm: none" in config
     assert json.loads((run / "run.json").read_text())["ended"]["reason"] == "completed"
+    # Where the module is not imported, loading names the fix (Keras alone ends in a long
+    # TypeError that prints the whole config).
+    monkeypatch.delitem(keras.saving.get_custom_objects(), "ganzoo>SNGAN", raising=False)
+    with pytest.raises(run_dir.UnknownClassError,
+                       match=r"module 'my_sngan'.*Pass --import_module=my_sngan"):
+        ganzoo.load_gan(str(run))
     # The saved model reloads where the module is importable (`--import_module` imports it
     # the same way); in this process, with the registry restored afterwards.
     monkeypatch.syspath_prepend(str(tmp_path))

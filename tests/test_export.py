@@ -173,9 +173,8 @@ def test_export_refuses_an_empty_or_root_export_dir(exported):
             export.export_generator(gan, bad, overwrite=True)
 
 
-def test_models_config_must_be_a_file_in_an_existing_folder(tmp_path):
-    for bad, message in [("", "is empty"), (str(tmp_path), "is a directory"),
-                         (str(tmp_path / "no" / "m.config"), "does not exist")]:
+def test_models_config_must_be_a_file_and_its_folders_are_made(tmp_path):
+    for bad, message in [("", "is empty"), (str(tmp_path), "is a directory")]:
         with pytest.raises((ValueError, FileNotFoundError), match=message):
             export.write_models_config(bad, str(tmp_path))
     assert os.listdir(tmp_path) == []
@@ -188,6 +187,12 @@ def test_models_config_must_be_a_file_in_an_existing_folder(tmp_path):
     previous = tmp_path / "models.config"
     previous.write_text("model_config_list {\n}\n")
     export.write_models_config(str(previous), str(tmp_path))  # one of its own is rewritten
+    # Missing folders are made, as for --export_dir (README: run from any directory).
+    (tmp_path / "models" / "dcgan_digits").mkdir(parents=True)
+    new = tmp_path / "no" / "m.config"
+    assert export.write_models_config(str(new), str(tmp_path / "models"), "/models") == [
+        "dcgan_digits"]
+    assert 'base_path: "/models/dcgan_digits"' in new.read_text()
 
 
 @pytest.mark.parametrize("flag_values, message", [

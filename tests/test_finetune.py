@@ -70,7 +70,7 @@ def test_init_from_preset_cli_then_from_run_dir(tmp_path):
          "--learning_rate_scale=0.5", f"--model_dir={first}",
          *[f"--set={s}" for s in TINY_RUN]], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Initialized from dcgan_digits (its step" in proc.stdout
+    assert "Initialized from dcgan_digits (its step 3000)" in proc.stdout  # the preset's card
     config = yaml.safe_load((first / "config.yaml").read_text())
     assert config["train"]["init_from"] == "dcgan_digits"
     assert config["model"] == yaml.safe_load(open(os.path.join(source, "config.yaml")))["model"]
@@ -89,6 +89,7 @@ def test_init_from_preset_cli_then_from_run_dir(tmp_path):
     result = train_lib.run(config, str(second), verbose=0)
     for old, new in zip(_first_d_block(preset_gan), _first_d_block(result["model"])):
         np.testing.assert_array_equal(old, new)
+    assert finetune.initialize_from(result["model"], str(first)) == 2  # the source's step
     assert _tree_digest(first) == run_before
 
 

@@ -165,6 +165,9 @@ def test_cli_writes_a_presets_samples(tmp_path, monkeypatch, capsys):
                           output=str(tmp_path / "sevens.png"))
     assert status == 0 and out.startswith("Wrote 4 samples of ConditionalGAN (step ")
     assert _png(tmp_path / "sevens.png").shape == (35, 35)  # 2 x 2 tiles of 16 px, 1 px apart
+    status, out, _ = _cli(monkeypatch, capsys, model_dir="cgan_digits", num_images=2,
+                          interpolate=3, output=str(tmp_path / "walks.png"))
+    assert status == 0 and out.startswith("Wrote 2 walks of 3 images of ConditionalGAN (step ")
 
 
 def test_module_runs_as_a_program(tmp_path):
