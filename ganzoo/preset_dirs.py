@@ -22,6 +22,7 @@ import hashlib
 import importlib.resources
 import json
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -104,6 +105,11 @@ def register_preset(name, location, sha256=None, overwrite=False):
     """
     if not overwrite and (name in _REGISTERED or name in _builtin_names()):
         raise PresetError(f"Preset {name!r} already exists; pass overwrite=True to replace it.")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha256).lower()):
+        raise PresetError(f"register_preset(sha256={sha256!r}): not a sha256 digest; pass the "
+                          "64 hex digits of the preset's model.keras (its card.json's "
+                          "model_sha256), or leave it out.")
+    sha256 = None if sha256 is None else str(sha256).lower()
     location = str(location)
     if not _is_url(location):
         location = files.abspath(os.path.expanduser(location))
@@ -175,14 +181,19 @@ def verify_preset(path, name=None, expected_sha256=None):
                           "directory holds " + ", ".join(PRESET_FILES) + " (see write_preset).")
     card = json.loads(files.read_text(os.path.join(path, CARD_FILE)))
     actual = files.sha256_of_file(os.path.join(path, MODEL_FILE))
+    fixes = {"its card.json": (
+        "The file is corrupt or was changed: delete it (a download is fetched again) or "
+        "re-create the preset (your own: presets.write_preset from its run; a shipped one: "
+        "tools/train_presets.py)."),
+        "register_preset(sha256=...)": (
+            "Either the file is not the one you pinned (fetch it again), or the pinned value "
+            "is wrong: the model's own is its card.json's model_sha256.")}
     for source, expected in (("its card.json", card.get("model_sha256")),
                              ("register_preset(sha256=...)", expected_sha256)):
         if expected and expected != actual:
             raise PresetError(
                 f"Checksum mismatch for preset {name!r}: {os.path.join(path, MODEL_FILE)} has "
-                f"sha256 {actual}, but {source} says {expected}. The file is corrupt or was "
-                "changed: delete it (a download is fetched again) or re-create the preset "
-                "with tools/train_presets.py.")
+                f"sha256 {actual}, but {source} says {expected}. {fixes[source]}")
     return card
 
 

@@ -119,8 +119,11 @@ def test_bad_checksum_is_refused(tmp_path):
     try:
         ganzoo.from_preset("copy", compile=False)
         ganzoo.register_preset("copy", str(path), sha256="0" * 64, overwrite=True)
-        with pytest.raises(PresetError, match=r"register_preset\(sha256=...\) says 0000"):
+        with pytest.raises(PresetError, match=r"register_preset\(sha256=...\) says 0000.*"
+                                              r"the pinned value is wrong"):
             ganzoo.from_preset("copy")
+        with pytest.raises(PresetError, match=r"not a sha256 digest; pass the 64 hex digits"):
+            ganzoo.register_preset("copy", str(path), sha256="...", overwrite=True)
         ganzoo.register_preset("copy", str(path), overwrite=True)
         with open(path / "model.keras", "r+b") as f:  # one flipped byte
             f.seek(1000)
@@ -129,7 +132,7 @@ def test_bad_checksum_is_refused(tmp_path):
             f.write(bytes([byte[0] ^ 1]))
         with pytest.raises(PresetError, match="Checksum mismatch for preset 'copy'") as info:
             ganzoo.from_preset("copy")
-        assert "its card.json" in str(info.value)
+        assert "its card.json" in str(info.value) and "presets.write_preset" in str(info.value)
     finally:
         presets.unregister_preset("copy")
 
