@@ -45,6 +45,7 @@ from ganzoo import (
     preemption,
     preset_dirs,
     run_dir,
+    run_lock,
     tasks,
     validation,
 )
@@ -216,7 +217,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
             if t.freeze_d_blocks or t.learning_rate_scale != 1.0:
                 finetune.prepare(gan, t.freeze_d_blocks, t.learning_rate_scale)
     validation.check_best_metric(t.best_metric, gan)
-    lock = run_dir.RunLock(model_dir).acquire()
+    lock = run_lock.RunLock(model_dir).acquire()
     # Warnings once nothing can refuse the run (a refused run prints only its error).
     for message in validation.skipped_warnings(config.model.name, skipped):
         warn(message)
@@ -419,7 +420,7 @@ def _prepare_run_dir(config, model_dir, write=True, resumed_step=0, speed=None):
     the directory; with `write`, creates it and writes config.yaml and run.json."""
     path = os.path.join(model_dir, "config.yaml")
     if not write:
-        run_dir.RunLock(model_dir).check()
+        run_lock.RunLock(model_dir).check()
     previous = loading.run_config_values(model_dir)
     if previous is not None and not files.exists(os.path.join(model_dir, "run.json")):
         raise config_lib.ConfigError(

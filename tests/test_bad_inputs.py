@@ -244,14 +244,14 @@ def test_new_ssgan_run_with_an_odd_batch_creates_nothing(run, capsys):
 
 def test_locked_run_is_refused_naming_the_other_process(run, capsys):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    from ganzoo import run_dir
+    from ganzoo import run_lock
 
     lock = os.path.join(run["run"], ".lock")
     try:
         with open(lock, "w") as f:
             json.dump({"pid": sleeper.pid, "host": socket.gethostname(), "started": "earlier",
-                       "boot": run_dir._boot_id(), "argv": ["ganzoo.train"],
-                       "proc_start": run_dir._proc_start(sleeper.pid)}, f)
+                       "boot": run_lock._boot_id(), "argv": ["ganzoo.train"],
+                       "proc_start": run_lock._proc_start(sleeper.pid)}, f)
         before = snapshot(run["run"])
         with pytest.raises(SystemExit):
             _main(["--steps=4", *SETS], run["run"])

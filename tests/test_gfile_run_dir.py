@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import ganzoo
-from ganzoo import evaluate, export, files, finetune, presets, run_dir, train_lib
+from ganzoo import evaluate, export, files, finetune, presets, run_dir, run_lock, train_lib
 from ganzoo.config import ConfigError
 
 gfile = tf.io.gfile
@@ -126,14 +126,14 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(where, tmp_path):
 
 def test_lock_on_ram_is_best_effort_but_refuses_another_hosts_run():
     run = _ram("locked")
-    lock = run_dir.RunLock(run).acquire()
+    lock = run_lock.RunLock(run).acquire()
     assert files.read_json(os.path.join(run, ".lock"))["pid"] == os.getpid()
     lock.release()
     assert not gfile.exists(os.path.join(run, ".lock"))
     files.write_json(os.path.join(run, ".lock"), {"pid": 1, "host": socket.gethostname() + "x",
                                                   "started": "then", "argv": []})
-    with pytest.raises(run_dir.RunLockedError, match="delete"):
-        run_dir.RunLock(run).acquire()
+    with pytest.raises(run_lock.RunLockedError, match="delete"):
+        run_lock.RunLock(run).acquire()
 
 
 def test_ram_file_system_still_lists_by_prefix():

@@ -14,7 +14,7 @@ import pytest
 from gan_test_utils import build_tiny, compile_tiny
 
 import ganzoo
-from ganzoo import run_dir
+from ganzoo import run_dir, run_lock
 
 
 def _tiny_gan():
@@ -26,23 +26,23 @@ def _tiny_gan():
 def test_lock_refuses_a_live_process_and_names_it(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        holder = {"pid": sleeper.pid, "host": socket.gethostname(), "boot": run_dir._boot_id(),
-                  "proc_start": run_dir._proc_start(sleeper.pid), "started": "then",
+        holder = {"pid": sleeper.pid, "host": socket.gethostname(), "boot": run_lock._boot_id(),
+                  "proc_start": run_lock._proc_start(sleeper.pid), "started": "then",
                   "argv": ["python", "-m", "ganzoo.train", "--model_dir=x"]}
         (tmp_path / ".lock").write_text(json.dumps(holder))
-        with pytest.raises(run_dir.RunLockedError, match=f"pid {sleeper.pid}") as error:
-            run_dir.RunLock(str(tmp_path)).acquire()
+        with pytest.raises(run_lock.RunLockedError, match=f"pid {sleeper.pid}") as error:
+            run_lock.RunLock(str(tmp_path)).acquire()
         assert "--model_dir" in str(error.value) and socket.gethostname() in str(error.value)
         # Another host's lock cannot be checked: refused, with how to clear it.
         (tmp_path / ".lock").write_text(json.dumps({**holder, "host": "elsewhere"}))
-        with pytest.raises(run_dir.RunLockedError, match="delete"):
-            run_dir.RunLock(str(tmp_path)).check()
+        with pytest.raises(run_lock.RunLockedError, match="delete"):
+            run_lock.RunLock(str(tmp_path)).check()
     finally:
         sleeper.kill()
         sleeper.wait()
     # The same lock once its process is gone: stale, taken over with a warning.
     (tmp_path / ".lock").write_text(json.dumps(holder))
-    lock = run_dir.RunLock(str(tmp_path)).acquire()
+    lock = run_lock.RunLock(str(tmp_path)).acquire()
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     lock.release()
     assert not (tmp_path / ".lock").exists()
@@ -51,14 +51,14 @@ def test_lock_refuses_a_live_process_and_names_it(tmp_path):
 def test_recycled_pid_is_stale(tmp_path, capsys):
     # The parent process is alive; with its own start time the lock is busy.
     parent = os.getppid()
-    holder = {"pid": parent, "host": socket.gethostname(), "boot": run_dir._boot_id(),
-              "proc_start": run_dir._proc_start(parent), "started": "then", "argv": []}
+    holder = {"pid": parent, "host": socket.gethostname(), "boot": run_lock._boot_id(),
+              "proc_start": run_lock._proc_start(parent), "started": "then", "argv": []}
     (tmp_path / ".lock").write_text(json.dumps(holder))
-    with pytest.raises(run_dir.RunLockedError, match=f"pid {parent}"):
-        run_dir.RunLock(str(tmp_path)).acquire()
+    with pytest.raises(run_lock.RunLockedError, match=f"pid {parent}"):
+        run_lock.RunLock(str(tmp_path)).acquire()
     # The same live pid with another start time is a recycled pid: the lock is stale.
     (tmp_path / ".lock").write_text(json.dumps({**holder, "proc_start": "1"}))
-    lock = run_dir.RunLock(str(tmp_path)).acquire()
+    lock = run_lock.RunLock(str(tmp_path)).acquire()
     assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     assert "stale lock" in capsys.readouterr().err
     lock.release()
