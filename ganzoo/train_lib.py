@@ -33,6 +33,7 @@ from absl import logging
 from ganzoo import (
     callbacks,
     compat,
+    config_checks,
     data,
     distribute,
     export,
@@ -112,7 +113,7 @@ def resolve_config(model=None, config_file=None, overrides=(), init_from=None, *
     for key, value in flags.items():
         if value is not None:
             config_lib.set_value(config, key, value)
-    config_lib.validate(config)
+    config_checks.validate(config)
     _check_names(config.train)
     building.check_option_types(cls, config.model.options)
     cls.check_config(config.model)  # the family's own rules (wgan_gp: no batch-norm critic)
