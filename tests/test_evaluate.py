@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from ganzoo import data, evaluate, metrics
+from ganzoo import data, evaluate, metrics, sample_files
 from ganzoo.loading import load_gan
 
 
@@ -218,11 +218,11 @@ def test_read_samples_takes_what_other_frameworks_write(tmp_path):
                                np.full((16, 16), 255, np.uint8)])).save(tmp_path / "c.png")
     Image.fromarray(grey).convert("P").save(tmp_path / "d.png")  # palette
     Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "e.png")  # 16-bit
-    images = evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
+    images = sample_files.read_samples(str(tmp_path), shape=(16, 16, 1))
     expected = grey.astype(np.float32)[None, ..., None] / 127.5 - 1
     np.testing.assert_allclose(images, np.repeat(expected, 5, 0), atol=1e-6)
-    assert len(evaluate.read_samples(str(tmp_path), num_samples=2, shape=(16, 16, 1))) == 2
-    assert evaluate.read_samples(str(tmp_path), shape=(16, 16, 3)).shape == (5, 16, 16, 3)
+    assert len(sample_files.read_samples(str(tmp_path), num_samples=2, shape=(16, 16, 1))) == 2
+    assert sample_files.read_samples(str(tmp_path), shape=(16, 16, 3)).shape == (5, 16, 16, 3)
     for array, fragment in [
         (rng.random((4, 16, 16, 1)).astype(np.float32), "as [0, 1] images do"),
         (np.zeros((4, 3, 16, 16), np.uint8), "looks like [N, C, H, W]"),
@@ -232,13 +232,13 @@ def test_read_samples_takes_what_other_frameworks_write(tmp_path):
         (np.zeros((4, 256), np.uint8), "x.reshape(-1, 16, 16, 1)"),
     ]:
         with pytest.raises(ValueError, match=re.escape(fragment)):
-            evaluate.read_samples(array, shape=(16, 16, 1))
+            sample_files.read_samples(array, shape=(16, 16, 1))
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "f.png")
     with pytest.raises(ValueError, match=r"f.png' is \[8, 8\] pixels but .*a.png' is \[16, 16\]"):
-        evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
+        sample_files.read_samples(str(tmp_path), shape=(16, 16, 1))
     (tmp_path / "f.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"f.png' is not a readable image"):
-        evaluate.read_samples(str(tmp_path), shape=(16, 16, 1))
+        sample_files.read_samples(str(tmp_path), shape=(16, 16, 1))
 
 
 def test_evaluate_samples_compares_with_the_classes_asked_for(run_dir, tmp_path, capsys):
@@ -268,13 +268,13 @@ def test_a_colour_folder_with_one_grey_sample_stays_colour(tmp_path):
             tmp_path / f"{i}.png")
     grey = rng.integers(0, 256, (16, 16), dtype=np.uint8)
     Image.fromarray(np.stack([grey] * 3, -1)).save(tmp_path / "3.png")  # R = G = B
-    images = evaluate.read_samples(str(tmp_path), shape=(16, 16, 3))
+    images = sample_files.read_samples(str(tmp_path), shape=(16, 16, 3))
     assert images.shape == (4, 16, 16, 3)
     np.testing.assert_allclose(images[3, ..., 1], grey / 127.5 - 1, atol=1e-6)
     sub = tmp_path / "nested"
     (sub / "class0").mkdir(parents=True)
     with pytest.raises(ValueError, match="sub-folders are not searched"):
-        evaluate.read_samples(str(sub))
+        sample_files.read_samples(str(sub))
 
 
 def test_a_preset_is_scored_without_rewriting_it(tmp_path):
