@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from ganzoo import data
-from ganzoo.data import folder
+from ganzoo.data import folder, folder_reader
 from ganzoo.data import headers as headers_lib
 
 
@@ -243,7 +243,7 @@ def _reader(root, channels, image_size=None, cache=False):
     files = sorted(p.name for p in root.iterdir())
     headers = headers_lib.read_headers(str(root), files)
     size = (image_size, image_size) if image_size else (5, 7)
-    return files, headers, folder.FolderReader(
+    return files, headers, folder_reader.FolderReader(
         "kinds", str(root), files, np.zeros(len(files), np.int32),
         [h.decoder for h in headers], (*size, channels), image_size, cache)
 

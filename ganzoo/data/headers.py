@@ -58,11 +58,11 @@ def _header(file_path):
                 orientation = (image.getexif().get(EXIF_ORIENTATION, 1)
                                if "exif" in image.info else 1)
         except Exception:
-            return None  # As `folder._open`: any error means "skip this file".
+            return None  # As `folder_reader._open`: any error means "skip this file".
     if orientation in (5, 6, 7, 8):  # Rotated by 90 degrees: `exif_transpose` swaps them.
         size = size[::-1]
     if mode.startswith("I") or mode == "F":
-        channels = 1  # 16-bit and float greyscale become 8-bit grey (`folder._to_8bit`).
+        channels = 1  # 16-bit and float greyscale become 8-bit grey (`folder_reader._to_8bit`).
     else:
         channels = mode_channels(mode, transparency)
     decoder = {"PNG": PNG, "JPEG": JPEG}.get(kind, PILLOW)
