@@ -139,7 +139,8 @@ def run_ganzoo(job):
 
         shutil.rmtree(model_dir)
     start = time.perf_counter()
-    with _float32_network(job.get("float32_network")):
+    with _float32_network(job.get("float32_network")), \
+            _keras_spectral_norm(job.get("keras_spectral_norm")):
         result = train_lib.run(config, model_dir, verbose=0, extra_callbacks=[timer])
     total = time.perf_counter() - start
     gan = result["model"]
@@ -152,6 +153,27 @@ def run_ganzoo(job):
         if gan.ema_generator is not None:
             out.update(_score_ema_variants(gan))
     return out
+
+
+@contextlib.contextmanager
+def _keras_spectral_norm(enabled):
+    """Builds spectral norm with `keras.layers.SpectralNormalization` (a projection of
+    the kernel before each training call) instead of ganzoo's (Miyato et al.'s W / sigma
+    with the gradient through sigma): the "before" arm of tools/spectral_norm_table.py."""
+    if not enabled:
+        yield
+        return
+    import keras
+
+    from ganzoo.models import networks
+
+    original = networks.maybe_spectral_norm
+    networks.maybe_spectral_norm = (lambda layer, on, **kwargs: keras.layers.SpectralNormalization(
+        layer, **kwargs) if on else layer)
+    try:
+        yield
+    finally:
+        networks.maybe_spectral_norm = original
 
 
 @contextlib.contextmanager

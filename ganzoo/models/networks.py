@@ -13,6 +13,7 @@ import keras
 from ganzoo import compat
 from ganzoo.config import ConfigError
 from ganzoo.layers import MinibatchDiscrimination
+from ganzoo.models.spectral_norm import SpectralNormalization
 
 _ARCHITECTURES = {}
 
@@ -151,7 +152,7 @@ def dcgan_discriminator(shape, width=64, heads=None, norm="batch", sync_batch_no
         sync_batch_norm: bool. Global-batch statistics under `tf.distribute`.
         dropout: float. Dropout rate after each block (0 in the paper).
         spectral_norm: bool. Wrap every Conv2D/Dense in
-            `keras.layers.SpectralNormalization` (Miyato et al. 2018).
+            `ganzoo.models.spectral_norm.SpectralNormalization` (Miyato et al. 2018).
         minibatch_discrimination: dict or None. See `output_heads`.
         name: str. Model name.
 
@@ -203,13 +204,15 @@ def output_heads(features, heads=None, initializer="glorot_uniform", spectral_no
 
 
 def maybe_spectral_norm(layer, enabled, **kwargs):
-    """`layer` wrapped in `keras.layers.SpectralNormalization` if `enabled`, else `layer`.
+    """`layer` wrapped in `ganzoo.models.spectral_norm.SpectralNormalization` if
+    `enabled`, else `layer`.
 
-    The wrapper divides the kernel by its largest singular value, estimated by
-    one power iteration per training call (Miyato et al. 2018,
+    The layer then computes with its kernel divided by the kernel's largest
+    singular value, estimated by one power iteration per training call, with
+    the gradient through the division (Miyato et al. 2018,
     https://arxiv.org/abs/1802.05957); `kwargs` go to the wrapper.
     """
-    return keras.layers.SpectralNormalization(layer, **kwargs) if enabled else layer
+    return SpectralNormalization(layer, **kwargs) if enabled else layer
 
 
 def _norm_act(x, norm, sync_batch_norm, activation):

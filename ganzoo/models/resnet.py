@@ -69,7 +69,7 @@ def resnet_discriminator(shape, width=128, heads=None, norm="none", spectral_nor
         norm: str. `none` (paper, CIFAR-10) or `layer`. Batch norm is not
             offered: it breaks the per-example gradient penalty.
         spectral_norm: bool. Wrap every convolution and head in
-            `keras.layers.SpectralNormalization` (Miyato et al. 2018).
+            `ganzoo.models.spectral_norm.SpectralNormalization` (Miyato et al. 2018).
         name: str. Model name.
 
     Returns:
