@@ -24,12 +24,15 @@ from typing import NoReturn
 from absl import app, flags, logging
 
 EXIT_BAD_INPUT = 2
+# Training stopped on its own with the run directory intact (the divergence guard
+# gave up, or the disk filled); the message says how to go on.
+EXIT_STOPPED = 3
 
 
-def fail(message) -> NoReturn:
-    """Prints `error: <message>` on stderr and exits with status 2 (`EXIT_BAD_INPUT`)."""
+def fail(message, status=EXIT_BAD_INPUT) -> NoReturn:
+    """Prints `error: <message>` on stderr and exits with `status` (2, `EXIT_BAD_INPUT`)."""
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(status)
 
 
 def parse_flags(argv: list) -> list:

@@ -7,6 +7,7 @@ alone cannot check (ranges, keys that depend on each other) are in
 """
 
 import dataclasses
+import difflib
 import importlib.resources
 import typing
 
@@ -112,7 +113,8 @@ class GuardConfig:
             an error. Defaults to 3.
     """
 
-    mode: str = "rollback"
+    # bool too: YAML 1.1 reads a bare `off` as false.
+    mode: str | bool = "rollback"
     collapse_steps: int = 0
     real_above: float = 0.99
     fake_below: float = 0.01
@@ -246,7 +248,10 @@ def set_value(config, dotted_key: str, value):
         if part not in fields:
             prefix = ".".join(parts[:i])
             valid = ", ".join(f"{prefix + '.' if prefix else ''}{name}" for name in fields)
-            raise ConfigError(f"Unknown config key {dotted_key!r}. Valid keys here: {valid}.")
+            close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.75)
+            maybe = (f" Did you mean {'.'.join([*parts[:i], close[0]])!r}?" if close else "")
+            raise ConfigError(f"Unknown config key {dotted_key!r}.{maybe} Valid keys here: "
+                              f"{valid}.")
         field = fields[part]
         hint = typing.get_type_hints(type(target))[part]
         if dataclasses.is_dataclass(hint):

@@ -87,6 +87,8 @@ def validate(config: ExperimentConfig):
 
 def _validate_guard(t):
     g = t.guard
+    if g.mode is False:  # `mode: off` in YAML, `--set train.guard.mode=off`
+        g.mode = "off"
     if g.mode not in ("rollback", "stop", "off"):
         raise ConfigError(
             f"Config key 'train.guard.mode' is {g.mode!r}; choose rollback (reload the last "

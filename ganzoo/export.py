@@ -33,7 +33,6 @@ written. `--overwrite` replaces only a previous SavedModel export: never a file,
 a run directory (or one holding the `--model_dir`) or a folder of other files.
 """
 
-import logging
 import operator
 import os
 
@@ -42,6 +41,7 @@ import tensorflow as tf
 from absl import flags
 
 from ganzoo import cli, files, validation
+from ganzoo.errors import warn
 from ganzoo.loading import load_gan
 from ganzoo.serving import warmup as warmup_lib
 
@@ -205,9 +205,8 @@ def _write_warmup(gan, functions, export_dir, model_name):
     try:
         requests = warmup_lib.example_requests(gan, functions, model_name)
     except ImportError:  # tensorflow-serving-api is a dependency, but may be removed
-        logging.warning("tensorflow-serving-api is not installed: exported %s without TF "
-                        "Serving warmup records (pip install tensorflow-serving-api).",
-                        export_dir)
+        warn(f"tensorflow-serving-api is not installed: exported {export_dir} without TF "
+             "Serving warmup records (pip install tensorflow-serving-api).")
         return
     warmup_lib.write_warmup_requests(export_dir, requests)
 

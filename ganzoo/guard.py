@@ -157,6 +157,33 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.tripped, self.streak = None, 0
         return restored
 
+    def resume_rates(self, model):
+        """A resumed run continues at the learning rates of the guard's last rollback.
+
+        The newest healthy checkpoint can predate that rollback, so it holds the
+        rates that diverged; without this, rerunning a run the guard stopped (with
+        a higher `max_rollbacks`) would start the `lr_factor` compounding again
+        from the configured rates. Rates already at or below the recorded ones
+        (a checkpoint saved after the rollback) are left alone.
+        """
+        recorded = next((e["learning_rates"] for e in reversed(self.events)
+                         if e.get("action") == "rollback" and e.get("learning_rates")), None)
+        changed = []
+        for name, rate in (recorded or {}).items():
+            optimizer = getattr(model, name, None)
+            if optimizer is None:
+                continue
+            current = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            if rate < current:
+                try:
+                    optimizer.learning_rate = rate
+                except TypeError:  # a LearningRateSchedule cannot be rescaled in place
+                    continue
+                changed.append(f"{name} learning rate {current:g} -> {rate:g}")
+        if changed:
+            warn(f"resumed at the learning rates of rollback {self.rollbacks} "
+                 f"({GUARD_FILE}): {', '.join(changed)}.")
+
     def _stop_message(self, event, last_good):
         c = self.config
         where = (f"The last good checkpoint, {last_good}, is intact"

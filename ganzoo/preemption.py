@@ -38,6 +38,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from ganzoo.errors import warn
+
 # EX_TEMPFAIL (sysexits.h): "temporary failure, the user is invited to retry".
 # Distinct from 143/130 (killed by the signal, nothing saved at this step).
 EXIT_PREEMPTED = 75
@@ -167,8 +169,11 @@ class StopOnSignal(keras.callbacks.Callback):
         if stop:
             self.stopped_at = int(self.model.g_optimizer.iterations.numpy())
             self.model.stop_training = True
-            logging.warning("Stopping after step %d: %s.", self.stopped_at,
-                            self.watcher.received or "another worker was signalled")
+            if self.watcher.received is None:  # this worker's own signal was said already
+                warn(f"stopping after step {self.stopped_at}: another worker was signalled.")
+            else:
+                logging.info("Stopping after step %d: %s.", self.stopped_at,
+                             self.watcher.received)
 
 
 def _multi_worker(strategy):

@@ -18,8 +18,6 @@ import socket
 import sys
 import time
 
-from absl import logging
-
 from ganzoo import files
 from ganzoo.errors import warn
 
@@ -102,9 +100,8 @@ class RunLock:
             return True
         if files.isfile(self.path):
             return False
-        logging.warning("%s is not on a local file system: its run lock is best effort (two "
-                        "processes starting at the same moment could both take it).",
-                        self.model_dir)
+        warn(f"{self.model_dir} is not on a local file system: its run lock is best effort "
+             "(two processes starting at the same moment could both take it).")
         files.write_json(self.path, record)
         return True
 

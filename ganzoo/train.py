@@ -10,7 +10,9 @@ Examples:
         --learning_rate_scale=0.5 --steps=300 --set data.classes=[0,1,2,3,4]
 
 Exit status: 0 when the run finished; 2 for a bad flag, config or data (nothing
-was trained or changed); 75 (`ganzoo.preemption.EXIT_PREEMPTED`) after SIGTERM or
+was trained or changed); 3 when training stopped with its run directory intact
+(the divergence guard gave up, or the disk filled: the message says how to go
+on); 75 (`ganzoo.preemption.EXIT_PREEMPTED`) after SIGTERM or
 SIGINT: the run stopped after the current step and saved a checkpoint there, and
 the same command resumes it; 143 / 130 when a second signal killed it at once.
 """
@@ -24,15 +26,18 @@ from ganzoo import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Registered model name (default: dcgan).")
-flags.DEFINE_string("dataset", None, "digits (offline), a TFDS name, or folder:PATH.")
+flags.DEFINE_string("dataset", None, "digits (embedded), fashion_mnist or mnist (IDX files), "
+                    "grid25 or ring8 (2-D mixtures), folder:PATH, or a prepared TFDS name.")
 flags.DEFINE_string("config", None, "YAML config file, or the name of a shipped one "
                     "(e.g. dcgan_fashion_mnist; see ganzoo/configs/).")
 flags.DEFINE_multi_string("set", [], "Config override key=value, e.g. train.steps=100.")
-flags.DEFINE_integer("steps", None, "Generator updates in the run.")
+flags.DEFINE_integer("steps", None, "Generator updates in the run, in all (a resumed run "
+                     "trains up to this step).")
 flags.DEFINE_integer("epochs", None, "Passes over the data set (alternative to --steps).")
 flags.DEFINE_integer("batch_size", None, "Global batch size.")
 flags.DEFINE_string("model_dir", None, "Run directory (default runs/<model>_<dataset>).")
-flags.DEFINE_string("data_dir", None, "Directory with prepared TFDS data.")
+flags.DEFINE_string("data_dir", None, "Folder with the data set's IDX files (fashion_mnist, "
+                    "mnist) or prepared TFDS data.")
 flags.DEFINE_integer("image_size", None, "Resize images to this square size.")
 flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_string("strategy", None, "default, one_device, mirrored, multi_worker or tpu.")
@@ -53,6 +58,7 @@ flags.DEFINE_float("learning_rate_scale", None, "Multiply both learning rates (f
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]} (flags need --name=value).")
+    from ganzoo import guard as guard_lib
     from ganzoo import preemption, train_lib
     from ganzoo.config import ConfigError
 
@@ -80,6 +86,8 @@ def main(argv):
     except preemption.Preempted as e:
         print(str(e), file=sys.stderr, flush=True)
         preemption.exit_preempted(teardown=config.train.strategy == "multi_worker")
+    except guard_lib.DivergenceError as e:
+        cli.fail(e, cli.EXIT_STOPPED)
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         if type(e).__module__.startswith(("tensorflow", "keras")):
             raise
@@ -90,12 +98,18 @@ def main(argv):
         # Checkpoints are written to a temporary name and renamed, so the last one is whole.
         cli.fail(f"No space left on the device while writing {e.filename or model_dir} "
                  f"({e.strerror}). The run's last checkpoint is intact: free some space and "
-                 "rerun the same command to resume from it.")
+                 "rerun the same command to resume from it.", cli.EXIT_STOPPED)
     if not result.get("chief", True):  # a multi-worker run's other workers write nothing
         print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s (not the chief "
               f"worker: the chief writes {model_dir})")
         return
-    print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s -> {model_dir}")
+    resumed = result.get("resumed_from", 0)
+    if resumed and resumed == result["steps"]:
+        print(f"Nothing to train: {model_dir} was already at step {resumed} (train.steps); "
+              "wrote its model.keras and SavedModel again")
+    else:
+        more = f" (resumed at step {resumed})" if resumed else ""
+        print(f"Trained {result['steps']} steps{more} in {result['seconds']:.0f}s -> {model_dir}")
     print(f"  samples: {model_dir}/samples.png   model: {model_dir}/model.keras   "
           f"SavedModel: {model_dir}/saved_model/1")
 

@@ -198,8 +198,14 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     keras.utils.set_random_seed(t.seed)
     with strategy.scope():
         gan, resumed, corrupt = run_dir.load_latest(run_dir.list_checkpoints(ckpt_dir), jit)
+        resumed_step = int(gan.g_optimizer.iterations.numpy()) if resumed else 0
+        if resumed_step > t.steps:  # before anything in the run directory is touched
+            raise config_lib.ConfigError(
+                f"{model_dir} is at step {resumed_step}, past train.steps={t.steps}: --steps "
+                f"is the run's total, not steps more. Pass --steps={resumed_step + t.steps} "
+                f"for {t.steps} more, or a new --model_dir to train from scratch.")
         if resumed:
-            print(f"Resuming from {resumed} (step {int(gan.g_optimizer.iterations.numpy())})")
+            print(f"Resuming from {resumed} (step {resumed_step})")
             mode, mode_reason = _resumed_precision(gan, t.mixed_precision, model_dir)
         else:
             keras.utils.set_random_seed(t.seed)
@@ -222,6 +228,9 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Warnings once nothing can refuse the run (a refused run prints only its error).
     for message in validation.skipped_warnings(config.model.name, skipped):
         warn(message)
+    if t.strategy == "mirrored" and strategy.num_replicas_in_sync == 1:
+        warn("train.strategy 'mirrored' found one device, so the run has one replica; on a "
+             "CPU, --num_cpu_devices=N splits it into N.")
     per_step = t.batch_size * t.d_steps
     if spec.num_examples and per_step > spec.num_examples:
         warn(f"a step draws {per_step} examples but {config.data.name!r} has "
@@ -237,6 +246,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                                 "mixed_precision_reason": mode_reason})
         writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
         guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
+        if resumed:
+            guard.resume_rates(gan)
         checkpoint = run_dir.Checkpoint(model_dir, t.checkpoint_every, t.keep_checkpoints,
                                         t.best_metric, t.best_mode, guard=guard)
         stopper = preemption.StopOnSignal(watcher, strategy)
@@ -279,7 +290,8 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
                                                       "time": _now()}})
         lock.release()
         distribute.remove_worker_dir(shared_dir, model_dir)
-        return {"model_dir": shared_dir, "steps": step, "metrics": metrics, "report": report,
+        return {"model_dir": shared_dir, "steps": step, "resumed_from": resumed_step,
+                "metrics": metrics, "report": report,
                 "seconds": time.time() - start, "model": gan, "chief": model_dir == shared_dir}
 
 

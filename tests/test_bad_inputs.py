@@ -159,6 +159,17 @@ CLI_CASES = [
      ["train.num_cpu_devices", "-3"]),
     ("data_dir for a folder", ["--dataset=folder:{images}/labeled", "--data_dir={root}"],
      ["reads no files"]),
+    # --steps is the run's total: a resumed run past it is refused, not trained "to" it.
+    ("steps below the run's step", [*SETS, "--steps=1"],
+     ["is at step 2, past train.steps=1", "--steps=3 for 1 more"]),
+    ("misspelt config key", ["--set", "train.batchsize=3"],
+     ["Unknown config key 'train.batchsize'. Did you mean 'train.batch_size'?"]),
+    ("misspelt data set names", ["--model_dir={root}/cifar", "--dataset=cifar_10"],
+     ["Unknown data set 'cifar_10'. Did you mean 'cifar10'?"]),
+    ("misspelt built-in name", ["--model_dir={root}/digit", "--dataset=digit"],
+     ["Did you mean 'digits'?"]),
+    ("vbn on the dcgan generator", ["--model_dir={root}/vbn", "--set", "model.generator.norm=vbn"],
+     ["Unknown normalization 'vbn'", "--set model.architecture=mlp"]),
     ("freeze_d_blocks without init_from", ["--freeze_d_blocks=1"],
      ["train.freeze_d_blocks", "--init_from=PRESET_OR_RUN"]),
     # A batch of 16 from 10 examples warns, but only once nothing refuses the run:
@@ -350,8 +361,29 @@ def test_a_full_disk_is_an_error_that_says_the_run_resumes(run, capsys, monkeypa
     with pytest.raises(SystemExit) as info:
         _main(SETS, os.path.join(run["root"], "full"))
     message = capsys.readouterr().err
-    assert info.value.code == 2
+    assert info.value.code == 3  # cli.EXIT_STOPPED: stopped, run directory intact
     assert "No space left" in message and "ckpt.keras" in message and "resume" in message
+
+
+def test_a_run_the_guard_stopped_exits_3_and_a_finished_run_has_nothing_to_train(
+        run, capsys, monkeypatch):
+    from ganzoo.guard import DivergenceError
+
+    def diverged(*args, **kwargs):
+        raise DivergenceError("Training diverged at step 7: non-finite loss.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_lib, "run", diverged)
+        with pytest.raises(SystemExit) as info:
+            _main(SETS, os.path.join(run["root"], "diverged"))
+    assert info.value.code == 3 and "diverged at step 7" in capsys.readouterr().err
+    finished = os.path.join(run["root"], "finished")
+    _main([*SETS, "--steps=2"], finished)
+    assert "Trained 2 steps in" in capsys.readouterr().out
+    _main([*SETS, "--steps=3"], finished)
+    assert "Trained 3 steps (resumed at step 2) in" in capsys.readouterr().out
+    _main([*SETS, "--steps=3"], finished)
+    assert f"Nothing to train: {finished} was already at step 3" in capsys.readouterr().out
 
 
 def test_a_batch_larger_than_the_data_set_is_warned_about(run, capsys):
@@ -360,3 +392,11 @@ def test_a_batch_larger_than_the_data_set_is_warned_about(run, capsys):
     train_lib.run(config, os.path.join(run["root"], "small_data"), verbose=0)
     assert ("a step draws 16 examples but 'digits' has 10, so every step repeats examples; "
             "a train.batch_size of at most 10 avoids it") in capsys.readouterr().err
+
+
+def test_mirrored_on_one_device_is_warned_about(run, capsys):
+    config = train_lib.resolve_config(
+        "dcgan", overrides=TINY + ["train.steps=1", "train.strategy=mirrored"])
+    train_lib.run(config, os.path.join(run["root"], "one_replica"), verbose=0)
+    assert ("train.strategy 'mirrored' found one device, so the run has one replica; on a "
+            "CPU, --num_cpu_devices=N splits it into N.") in capsys.readouterr().err

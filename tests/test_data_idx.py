@@ -153,6 +153,9 @@ def test_missing_files_fail_fast_naming_both_ways(tmp_path):
     for needle in ["apt-get install dataset-fashion-mnist", "train-images-idx3-ubyte",
                    "--data_dir", "tfds build fashion_mnist", str(tmp_path)]:
         assert needle in message
+    assert "does not exist" not in message
+    with pytest.raises(DataNotAvailableError, match="nowhere \\(that folder does not exist\\)"):
+        data.load("fashion_mnist", "train", data_dir=str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="splits 'train' and 'test'"):
         data.load("fashion_mnist", "validation")
 

@@ -94,6 +94,34 @@ def test_huge_learning_rate_exhausts_rollbacks_and_keeps_the_good_checkpoint(tmp
     assert json.load(open(os.path.join(run, "guard.json")))["rollbacks"] == 1
 
 
+def test_a_rerun_after_the_guard_gave_up_goes_on_at_the_rollbacks_rates(tmp_path):
+    # The rerun that the stop message suggests (a higher max_rollbacks) resumes from a
+    # checkpoint saved before the rollback; it continues the compounding (1e20 -> 5e19 ->
+    # 2.5e19), not from the configured rate again.
+    run = str(tmp_path / "run")
+    overrides = TINY + ["train.steps=8", "train.d_optimizer.learning_rate=1e20",
+                        "train.guard.max_rollbacks=1"]
+    with pytest.raises(DivergenceError):
+        train_lib.run(train_lib.resolve_config("dcgan", overrides=overrides), run, verbose=0)
+    rerun = train_lib.resolve_config("dcgan", overrides=[*overrides[:-1],
+                                                         "train.guard.max_rollbacks=2"])
+    with pytest.raises(DivergenceError, match="2 rollback"):
+        train_lib.run(rerun, run, verbose=0)
+    rollbacks = [e for e in json.load(open(os.path.join(run, "guard.json")))["events"]
+                 if e["action"] == "rollback"]
+    rates = [e["learning_rates"]["d_optimizer"] for e in rollbacks]
+    np.testing.assert_allclose(rates, [5e19, 2.5e19], rtol=1e-6)  # float32 variables
+
+
+def test_guard_off_is_the_string_off_from_set_and_from_yaml(tmp_path):
+    # YAML 1.1 reads a bare `off` as false; both spellings mean the guard is off.
+    config = train_lib.resolve_config("dcgan", overrides=["train.guard.mode=off"])
+    assert config.train.guard.mode == "off"
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  name: dcgan\ntrain:\n  guard:\n    mode: off\n")
+    assert train_lib.resolve_config(config_file=str(path)).train.guard.mode == "off"
+
+
 def test_stop_mode_raises_with_the_fix(tmp_path):
     run = str(tmp_path / "run")
     config = train_lib.resolve_config("dcgan", overrides=TINY + [

@@ -46,11 +46,11 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from ganzoo.data import folder_reader
 from ganzoo.data import headers as headers_lib
 from ganzoo.data.base import DataSpec, Source, refuse_data_dir, with_source
+from ganzoo.errors import warn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 # `cache="auto"` keeps decoded images when they take at most this many bytes.
@@ -137,14 +137,8 @@ def _warn_skipped(path, files, skipped):
     if skipped:
         names = ", ".join(skipped[:folder_reader.MAX_NAMES_IN_WARNING])
         more = ", ..." if len(skipped) > folder_reader.MAX_NAMES_IN_WARNING else ""
-        logging.warning(
-            "Image folder %s: skipped %d of %d files that could not be decoded: %s%s",
-            path,
-            len(skipped),
-            len(files),
-            names,
-            more,
-        )
+        warn(f"image folder {path}: skipped {len(skipped)} of {len(files)} files that "
+             f"could not be decoded: {names}{more}")
 
 
 def _check_root(path):

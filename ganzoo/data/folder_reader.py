@@ -12,9 +12,9 @@ import threading
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from ganzoo.data import headers as headers_lib
+from ganzoo.errors import warn
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 MAX_NAMES_IN_WARNING = 5
@@ -183,11 +183,10 @@ class FolderReader:
             total = len(self._failed)
         if new and total & (total - 1) == 0:  # Warn at 1, 2, 4, 8 ... failed files.
             names = ", ".join(self.failed_files()[:MAX_NAMES_IN_WARNING])
-            logging.warning(
-                "Image folder %s: %d of %d files failed to decode while reading (truncated "
-                "or damaged data); each is replaced by another image of its batch in "
-                "training and skipped elsewhere: %s%s", self.name, total, len(self.files),
-                names, ", ..." if total > MAX_NAMES_IN_WARNING else "")
+            warn(f"image folder {self.name}: {total} of {len(self.files)} files failed to "
+                 "decode while reading (truncated or damaged data); each is replaced by "
+                 "another image of its batch in training and skipped elsewhere: "
+                 f"{names}{', ...' if total > MAX_NAMES_IN_WARNING else ''}")
         if fill and got.size == 0:
             raise ValueError(
                 f"Image folder {self.name!r}: none of the {wanted.size} files of a batch could "

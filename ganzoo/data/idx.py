@@ -150,6 +150,8 @@ def idx_arrays(name, split="train", data_dir=None):
 def _not_available(name, split, data_dir, tfds_message):
     debian, _ = DATASETS[name]
     where = f"--data_dir={data_dir}" if data_dir else debian
+    if data_dir and not tf.io.gfile.exists(data_dir):
+        where += " (that folder does not exist)"
     prefix = _PREFIX[split]
     ways = []
     if name == "fashion_mnist":

@@ -10,6 +10,7 @@ how to provide the files. This matters on machines without network, where
 about a second, and most runs (`digits`, `folder:PATH`) never need it.
 """
 
+import difflib
 import os
 import re
 
@@ -145,8 +146,12 @@ def _builder(name, data_dir):
             return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as e:
         # `ganzoo.data.load`, the way here for any name, has imported the built-in loaders.
+        base = name.split(":")[0].split("/")[0]
+        names = [*registered_names(), *tfds.list_builders(with_community_datasets=False)]
+        close = difflib.get_close_matches(base.lower(), names, n=1, cutoff=0.8)
+        maybe = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownDatasetError(
-            f"Unknown data set {name!r}. ganzoo accepts a built-in name "
+            f"Unknown data set {name!r}.{maybe} ganzoo accepts a built-in name "
             f"({', '.join(registered_names())}), 'folder:PATH' for a directory of images, "
             "or a TensorFlow Datasets name such as 'mnist', 'cifar10' or 'celeb_a' "
             "(https://www.tensorflow.org/datasets/catalog)."

@@ -71,7 +71,10 @@ def normalization(norm, sync_batch_norm=True, name=None):
         return compat.ExactLayerNormalization(epsilon=1e-5, name=name)
     if norm in ("none", None):
         return None
-    raise ConfigError(f"Unknown normalization {norm!r}; use 'batch', 'layer' or 'none'.")
+    hint = (" ('vbn' and 'reference_bn' belong to the mlp generator: --set "
+            "model.architecture=mlp, as --model=vanilla has)"
+            if norm in ("vbn", "reference_bn") else "")
+    raise ConfigError(f"Unknown normalization {norm!r}; use 'batch', 'layer' or 'none'{hint}.")
 
 
 def spatial_plan(size):
