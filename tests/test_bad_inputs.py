@@ -386,17 +386,16 @@ def test_a_run_the_guard_stopped_exits_3_and_a_finished_run_has_nothing_to_train
     assert f"Nothing to train: {finished} was already at step 3" in capsys.readouterr().out
 
 
-def test_a_batch_larger_than_the_data_set_is_warned_about(run, capsys):
-    config = train_lib.resolve_config(
-        "dcgan", overrides=TINY + ["train.steps=1", "data.max_examples=10"])
-    train_lib.run(config, os.path.join(run["root"], "small_data"), verbose=0)
-    assert ("a step draws 16 examples but 'digits' has 10, so every step repeats examples; "
-            "a train.batch_size of at most 10 avoids it") in capsys.readouterr().err
-
-
-def test_mirrored_on_one_device_is_warned_about(run, capsys):
-    config = train_lib.resolve_config(
-        "dcgan", overrides=TINY + ["train.steps=1", "train.strategy=mirrored"])
-    train_lib.run(config, os.path.join(run["root"], "one_replica"), verbose=0)
-    assert ("train.strategy 'mirrored' found one device, so the run has one replica; on a "
-            "CPU, --num_cpu_devices=N splits it into N.") in capsys.readouterr().err
+@pytest.mark.parametrize("name, overrides, expected", [
+    ("small_data", ["data.max_examples=10"],
+     "a step draws 16 examples but 'digits' has 10, so every step repeats examples; a "
+     "train.batch_size of at most 10 avoids it"),
+    ("one_replica", ["train.strategy=mirrored"],
+     "train.strategy 'mirrored' found one device, so the run has one replica; on a CPU, "
+     "--num_cpu_devices=N splits it into N."),
+])
+def test_runs_that_train_but_not_as_asked_are_warned_about(name, overrides, expected, run,
+                                                           capsys):
+    config = train_lib.resolve_config("dcgan", overrides=TINY + ["train.steps=1", *overrides])
+    train_lib.run(config, os.path.join(run["root"], name), verbose=0)
+    assert expected in capsys.readouterr().err
