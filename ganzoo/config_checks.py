@@ -90,9 +90,10 @@ def _validate_guard(t):
     if g.mode is False:  # `mode: off` in YAML, `--set train.guard.mode=off`
         g.mode = "off"
     if g.mode not in ("rollback", "stop", "off"):
+        yaml_note = " (YAML reads a bare on/yes/true as True)" if g.mode is True else ""
         raise ConfigError(
-            f"Config key 'train.guard.mode' is {g.mode!r}; choose rollback (reload the last "
-            "good checkpoint with lower learning rates), stop, or off."
+            f"Config key 'train.guard.mode' is {g.mode!r}{yaml_note}; choose rollback (reload "
+            "the last good checkpoint with lower learning rates), stop, or off."
         )
     if not 0.0 < g.lr_factor < 1.0:
         raise ConfigError(

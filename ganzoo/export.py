@@ -191,6 +191,10 @@ def check_models_config(path):
     if gfile.isdir(path):
         raise ValueError(f"models_config {path!r} is a directory; pass a file in it, such as "
                          f"{os.path.join(path.rstrip('/'), 'models.config')!r}.")
+    blocker = files.file_in_the_way(path)
+    if blocker:
+        raise ValueError(f"models_config {path!r}: {blocker!r} is a file, so no folder can be "
+                         "made there; pass a path in a folder.")
     if files.isfile(path):  # rewritten in place: only if it is one already
         with gfile.GFile(path, "rb") as f:
             head = f.read(65536)

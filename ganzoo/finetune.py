@@ -18,10 +18,12 @@ _NORM = (keras.layers.BatchNormalization, keras.layers.LayerNormalization,
 
 
 def discriminator_blocks(discriminator):
-    """D's blocks in order: each conv (or dense) layer plus the norm layers after it."""
+    """D's blocks in order: each conv (or dense) layer, or the wrapper around one
+    (spectral norm), plus the norm layers after it."""
     blocks = []
     for layer in _flat_layers(discriminator):
-        if isinstance(layer, _CONV):
+        inner = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+        if isinstance(inner, _CONV):
             blocks.append([layer])
         elif isinstance(layer, _NORM) and blocks:
             blocks[-1].append(layer)

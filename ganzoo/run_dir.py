@@ -198,11 +198,17 @@ def load_keras(path, compile=True):
         module, class_name = _unregistered_class(path)
         if class_name is None:
             raise
+        if module in (None, "?", "__main__"):  # defined in a script: no module to import
+            fix = ("import the code that defines and registers it (a module of its own, "
+                   "passed as --import_module=MODULE, or `import MODULE` in Python) first")
+            where = "in code"
+        else:
+            fix = (f"pass --import_module={module} (from Python: `import {module}` first), "
+                   "with the module in the working directory or on PYTHONPATH")
+            where = f"in the Python module {module!r}"
         raise UnknownClassError(
-            f"{path} holds a {class_name} defined in the Python module {module!r}, which "
-            f"is not imported in this process, so Keras cannot rebuild it. Pass "
-            f"--import_module={module} (from Python: `import {module}` first), with the "
-            "module in the working directory or on PYTHONPATH.") from error
+            f"{path} holds a {class_name} defined {where} that is not imported in this "
+            f"process, so Keras cannot rebuild it; {fix}.") from error
 
 
 def _unregistered_class(path):
@@ -216,7 +222,7 @@ def _unregistered_class(path):
     registered = config.get("registered_name")
     if not registered or keras.saving.get_registered_object(registered) is not None:
         return None, None
-    return config.get("module") or "?", config.get("class_name") or registered
+    return config.get("module"), config.get("class_name") or registered
 
 
 def quarantine(paths):

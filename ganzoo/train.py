@@ -103,13 +103,16 @@ def main(argv):
         print(f"Trained {result['steps']} steps in {result['seconds']:.0f}s (not the chief "
               f"worker: the chief writes {model_dir})")
         return
-    resumed = result.get("resumed_from", 0)
-    if resumed and resumed == result["steps"]:
+    resumed, steps = result.get("resumed_from", 0), result["steps"]
+    if resumed and resumed == steps:
         print(f"Nothing to train: {model_dir} was already at step {resumed} (train.steps); "
-              "wrote its model.keras and SavedModel again")
+              "wrote its model.keras, SavedModel, samples and report again")
+    elif resumed:
+        done = steps - resumed
+        print(f"Trained to step {steps} ({done} step{'s' * (done != 1)}, resumed at step "
+              f"{resumed}) in {result['seconds']:.0f}s -> {model_dir}")
     else:
-        more = f" (resumed at step {resumed})" if resumed else ""
-        print(f"Trained {result['steps']} steps{more} in {result['seconds']:.0f}s -> {model_dir}")
+        print(f"Trained {steps} steps in {result['seconds']:.0f}s -> {model_dir}")
     print(f"  samples: {model_dir}/samples.png   model: {model_dir}/model.keras   "
           f"SavedModel: {model_dir}/saved_model/1")
 

@@ -43,7 +43,7 @@ def test_the_readme_family_file_trains_exports_and_reloads(tmp_path, monkeypatch
     # TypeError that prints the whole config).
     monkeypatch.delitem(keras.saving.get_custom_objects(), "ganzoo>SNGAN", raising=False)
     with pytest.raises(run_dir.UnknownClassError,
-                       match=r"module 'my_sngan'.*Pass --import_module=my_sngan"):
+                       match=r"module 'my_sngan'.*pass --import_module=my_sngan"):
         ganzoo.load_gan(str(run))
     # The saved model reloads where the module is importable (`--import_module` imports it
     # the same way); in this process, with the registry restored afterwards.

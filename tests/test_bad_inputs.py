@@ -381,7 +381,7 @@ def test_a_run_the_guard_stopped_exits_3_and_a_finished_run_has_nothing_to_train
     _main([*SETS, "--steps=2"], finished)
     assert "Trained 2 steps in" in capsys.readouterr().out
     _main([*SETS, "--steps=3"], finished)
-    assert "Trained 3 steps (resumed at step 2) in" in capsys.readouterr().out
+    assert "Trained to step 3 (1 step, resumed at step 2) in" in capsys.readouterr().out
     _main([*SETS, "--steps=3"], finished)
     assert f"Nothing to train: {finished} was already at step 3" in capsys.readouterr().out
 

@@ -189,6 +189,9 @@ def test_models_config_must_be_a_file_and_its_folders_are_made(tmp_path):
     export.write_models_config(str(previous), str(tmp_path))  # one of its own is rewritten
     # Missing folders are made, as for --export_dir (README: run from any directory).
     (tmp_path / "models" / "dcgan_digits").mkdir(parents=True)
+    (tmp_path / "afile").write_text("")  # a file where a folder would have to be made
+    with pytest.raises(ValueError, match="afile' is a file, so no folder can be made"):
+        export.write_models_config(str(tmp_path / "afile" / "sub" / "m.config"), str(tmp_path))
     new = tmp_path / "no" / "m.config"
     assert export.write_models_config(str(new), str(tmp_path / "models"), "/models") == [
         "dcgan_digits"]

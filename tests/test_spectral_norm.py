@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from gan_test_utils import IMAGE_SPEC, all_weights, fit_steps
 
-from ganzoo import train_lib
+from ganzoo import finetune, train_lib
 from ganzoo.config import ModelConfig
 from ganzoo.data import DataSpec
 from ganzoo.models import networks
@@ -44,6 +44,23 @@ def test_the_layer_computes_with_unit_spectral_norm_after_power_iterations(make_
     wrapped(x, training=False)  # inference moves neither the weights nor u
     np.testing.assert_array_equal(u, wrapped.vector_u.numpy())
     np.testing.assert_array_equal(stored, layer.kernel.numpy())
+
+
+def test_a_frozen_layer_still_computes_with_the_normalised_kernel():
+    # Frozen (FreezeD, or D frozen in a Keras GAN), the kernel is a non-trainable variable:
+    # it is replaced there too, and D's first blocks are the wrappers (finetune).
+    keras.utils.set_random_seed(4)
+    x = np.random.default_rng(4).normal(size=(3, 6)).astype(np.float32)
+    dense = keras.layers.Dense(4)
+    wrapped = networks.maybe_spectral_norm(dense, True)
+    wrapped(x)
+    dense.kernel.assign(5.0 * dense.kernel.numpy())
+    wrapped.trainable = False
+    np.testing.assert_allclose(wrapped(x), _with_kernel(dense, wrapped.normalized_kernel(), x),
+                               rtol=1e-5, atol=1e-5)
+    d = networks.dcgan_discriminator((16, 16, 1), width=8, norm="none", spectral_norm=True)
+    blocks = finetune.discriminator_blocks(d)
+    assert len(blocks) >= 3 and all(isinstance(b[0], SpectralNormalization) for b in blocks)
 
 
 def _with_kernel(layer, kernel, x):

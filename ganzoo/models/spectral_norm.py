@@ -11,7 +11,11 @@ iteration (Algorithm 1), and neither vector carries a gradient. The gradient
 therefore flows through the division, as in the paper's eq. (12): it has the
 term `-(1/sigma) <dL/dW_SN, W_SN> u v^T` that keeps W from concentrating on one
 direction (TF-GAN's `spectral_normalize` and PyTorch's `spectral_norm` do the
-same). The stored kernel W is never rescaled.
+same). The stored kernel W is never rescaled. Every training call of D advances
+`u` (D's real, fake and penalty calls each take one step), as PyTorch's hook
+does; the paper takes one per update, and `u` converges either way. Under mixed
+precision, sigma is computed in float32 from the compute-dtype reading of W
+(bf16 rounds W by about 1e-3, as the layer's own computation does).
 
 `keras.layers.SpectralNormalization` is a different method: each training call
 overwrites the kernel variable with W / sigma and the layer then computes with
@@ -46,6 +50,9 @@ class SpectralNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, power_iterations=1, **kwargs):
+        # The wrapped layer's call runs in this layer's dtype policy (`stateless_call`
+        # is not `__call__`): the same policy unless told otherwise.
+        kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) \
                 or power_iterations < 1:
@@ -57,14 +64,19 @@ class SpectralNormalization(keras.layers.Wrapper):
         if not hasattr(self.layer, "kernel"):
             raise ValueError(f"SpectralNormalization wraps a layer with a kernel (Dense, "
                              f"Conv2D); {type(self.layer).__name__} has none.")
-        self.units = int(self.layer.kernel.shape[-1])
+        self._kernel = self.layer.kernel
+        if not isinstance(self._kernel, keras.Variable):  # LoRA, quantised: a computed kernel
+            raise ValueError(f"SpectralNormalization needs {self.layer.name}'s kernel as a "
+                             f"variable; got a {type(self._kernel).__name__} (LoRA or a "
+                             "quantised kernel is not supported).")
+        self.units = int(self._kernel.shape[-1])
         self.vector_u = self.add_weight(
             shape=(1, self.units), initializer=keras.initializers.RandomNormal(),
-            trainable=False, name="vector_u", dtype="float32",
+            trainable=False, name="vector_u", dtype="float32", autocast=False,
             aggregation="only_first_replica")  # the same on every replica
 
     def _matrix(self):
-        return ops.reshape(ops.cast(self.layer.kernel, "float32"), [-1, self.units])
+        return ops.reshape(ops.cast(self._kernel, "float32"), [-1, self.units])
 
     def _sigma(self, u):
         w = self._matrix()
@@ -74,7 +86,7 @@ class SpectralNormalization(keras.layers.Wrapper):
     def normalized_kernel(self):
         """`W / sigma` with the current `u`: the kernel the layer computes with."""
         sigma = ops.maximum(self._sigma(ops.convert_to_tensor(self.vector_u)), 1e-12)
-        return ops.cast(self.layer.kernel, "float32") / sigma
+        return ops.cast(self._kernel, "float32") / sigma
 
     def call(self, inputs, training=False):
         u = ops.convert_to_tensor(self.vector_u)
@@ -84,13 +96,16 @@ class SpectralNormalization(keras.layers.Wrapper):
                 u = _unit(ops.matmul(_unit(ops.matmul(u, ops.transpose(w))), w))
             self.vector_u.assign(u)
         sigma = ops.maximum(self._sigma(u), 1e-12)
-        kernel = self.layer.kernel
-        # The wrapped layer's own call, with W / sigma in place of W; variables are
-        # cast to the compute dtype on reading, as in an ordinary call (this layer's
-        # autocast scope is open).
-        values = [ops.cast(kernel, "float32") / sigma if v is kernel else v
-                  for v in self.layer.trainable_variables]
-        outputs, _ = self.layer.stateless_call(values, list(self.layer.non_trainable_variables),
+        # The wrapped layer's own call, with W / sigma in place of W (trainable or,
+        # in a frozen layer, not); variables are cast to the compute dtype on
+        # reading, as in an ordinary call (this layer's autocast scope is open).
+        normalized = ops.cast(self._kernel, "float32") / sigma
+
+        def values(variables):
+            return [normalized if v is self._kernel else v for v in variables]
+
+        outputs, _ = self.layer.stateless_call(values(self.layer.trainable_variables),
+                                               values(self.layer.non_trainable_variables),
                                                inputs)
         return outputs
 
