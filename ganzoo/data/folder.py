@@ -103,12 +103,12 @@ def load_folder(path, split="train", image_size=None, data_dir=None, cache="auto
         )
     headers = headers_lib.read_headers(split_dir, files)
     kept = [i for i, h in enumerate(headers) if h is not None]
-    _warn_skipped(path, files, [files[i] for i, h in enumerate(headers) if h is None])
-    if not kept:
+    if not kept:  # the error alone: a warning that all were skipped would repeat it
         raise ValueError(
             f"Image folder {path!r}: none of its {len(files)} image files could be decoded "
             f"(e.g. {files[0]}). Check that they are valid PNG/JPEG files."
         )
+    _warn_skipped(path, files, [files[i] for i, h in enumerate(headers) if h is None])
     names = [files[i] for i in kept]
     headers = [headers[i] for i in kept]
     if not image_size:
