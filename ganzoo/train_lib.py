@@ -33,7 +33,6 @@ from absl import logging
 from ganzoo import (
     callbacks,
     compat,
-    config_checks,
     data,
     distribute,
     export,
@@ -41,7 +40,6 @@ from ganzoo import (
     finetune,
     hardware,
     loading,
-    losses,
     precision,
     preemption,
     preset_dirs,
@@ -54,8 +52,11 @@ from ganzoo import config as config_lib
 from ganzoo import guard as guard_lib
 from ganzoo import images as images_lib
 from ganzoo.errors import warn
-from ganzoo.models import building
-from ganzoo.registry import get_model, list_models
+from ganzoo.registry import get_model
+from ganzoo.run_config import (  # noqa: F401  (public here: train_lib's entry points)
+    resolve_config,
+    set_steps_from_epochs,
+)
 
 # Config keys that may change when a run is resumed (they do not change the model).
 _RESUMABLE_KEYS = (
@@ -63,81 +64,6 @@ _RESUMABLE_KEYS = (
     "train.keep_checkpoints", "train.jit_compile", "data.data_dir", "train.best_metric",
     "train.best_mode", *(f"train.guard.{k}" for k in config_lib.GuardConfig.__dataclass_fields__),
 )
-
-
-def resolve_config(model=None, config_file=None, overrides=(), init_from=None, **flags):
-    """Builds the config: defaults < model's paper defaults < YAML < --set < flags.
-
-    Args:
-        model: str or None. Registered model name; None takes the YAML's, else dcgan.
-        config_file: str or None. A YAML file, or a shipped config's name (`dcgan_digits`).
-        overrides: iterable of `key=value` strings (`--set`).
-        init_from: str or None. A preset or run directory to start from
-            (`train.init_from`); without `model` and `config_file` its own
-            config.yaml is the YAML layer, so the networks match.
-        **flags: dotted keys set last, e.g. `{"train.steps": 100}`; None values are skipped.
-
-    Returns:
-        A validated `ExperimentConfig`.
-    """
-    file_values = config_lib.load_yaml(config_file) if config_file else {}
-    if init_from:
-        source = finetune.source_config(init_from)
-        if not (model or config_file) and source:
-            file_values = source
-            # A fresh run: the source's fine-tuning settings do not carry over, nor
-            # op determinism (process-wide and slower; --deterministic turns it on).
-            file_values.get("train", {}).update(init_from=None, freeze_d_blocks=0,
-                                                learning_rate_scale=1.0, deterministic=False)
-            file_values.get("data", {}).pop("classes", None)
-        flags = {**flags, "train.init_from": init_from}
-    file_model = (file_values.get("model") or {}).get("name")
-    if model and file_model and model != file_model and not init_from:
-        raise config_lib.ConfigError(
-            f"--model={model}, but the config file {config_file} is for {file_model} (its "
-            f"model.name); drop --model to train {file_model}, or give a {model} config.")
-    name = model or file_model or "dcgan"
-    if name not in list_models() and name in config_lib.list_configs():
-        raise config_lib.ConfigError(
-            f"Unknown model {name!r}: that is a shipped config's name; use --config={name}. "
-            f"Known models: {', '.join(list_models())}.")
-    cls = get_model(name)
-    config = config_lib.ExperimentConfig()
-    config.model.name = name
-    for key, value in cls.default_overrides.items():
-        config_lib.set_value(config, key, value)
-    config_lib.from_dict(file_values, config)
-    config.model.name = name
-    for text in overrides:
-        config_lib.set_value(config, *config_lib.parse_override(text))
-    for key, value in flags.items():
-        if value is not None:
-            config_lib.set_value(config, key, value)
-    config_checks.validate(config)
-    _check_names(config.train)
-    building.check_option_types(cls, config.model.options)
-    cls.check_config(config.model)  # the family's own rules (wgan_gp: no batch-norm critic)
-    tasks.get_task(name).check_config(config)  # rules across sections (ssgan: even batch)
-    return config
-
-
-def _check_names(t):
-    """Refuses an unknown loss or optimizer name, naming the key and the choices
-    (before a resumed run's config is compared, so a typo is not called a change)."""
-    try:
-        losses.get_loss(t.loss)
-    except ValueError as e:  # names the loss and the known ones
-        raise config_lib.ConfigError(f"Config key 'train.loss': {e}") from None
-    known = {name.lower(): name for name in dir(keras.optimizers)
-             if isinstance(getattr(keras.optimizers, name), type)
-             and issubclass(getattr(keras.optimizers, name), keras.optimizers.Optimizer)
-             and name not in ("Optimizer", "LossScaleOptimizer", "MultiOptimizer")}
-    for key, opt in (("train.g_optimizer", t.g_optimizer), ("train.d_optimizer", t.d_optimizer)):
-        # A registered custom optimizer ("package>Name") is left to Keras.
-        if ">" not in opt.name and opt.name.lower() not in known:
-            raise config_lib.ConfigError(
-                f"Config key '{key}.name' is {opt.name!r}; choose one of "
-                f"{', '.join(sorted(known))} (any case).")
 
 
 def run(config, model_dir, verbose="auto", extra_callbacks=()):
@@ -174,11 +100,7 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     strategy = distribute.get_strategy(t.strategy, t.num_cpu_devices)
     distribute.check_batch_size(t.batch_size, strategy)
     # Load the data before touching the run directory: a data error costs nothing.
-    dataset, spec = data.load(config.data.name, "train", config.data.image_size,
-                              config.data.data_dir)
-    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
-    dataset, spec = data.select_examples(dataset, spec, config.data.max_examples)
-    validation.check_dataset(dataset, spec)
+    dataset, spec = _training_data(config)
     # The family's pipeline, callbacks and report for this run (`ganzoo.tasks`).
     task = tasks.get_task(config.model.name)
     skipped = validation.check_requirements(task, config, spec, dataset)
@@ -187,63 +109,22 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
     # Read-only checks first; nothing in the run directory changes until they pass.
     _prepare_run_dir(config, model_dir, write=False)
     _check_init_from(t.init_from, model_dir)
-    jit, jit_reason = hardware.fast_path(strategy, task, config)
-    if t.jit_compile is not None:
-        jit, jit_reason = t.jit_compile, "set by train.jit_compile"
-    mode, mode_reason = hardware.default_precision(strategy, task, config)
-    if t.mixed_precision != precision.AUTO:
-        mode, mode_reason = t.mixed_precision, "set by train.mixed_precision"
+    speed = _speed(strategy, task, config)
+    jit = speed["jit_compile"]
     ckpt_dir = os.path.join(model_dir, "checkpoints")
-    # Resumed runs too: tf.data's shuffle order depends on the global seed.
-    keras.utils.set_random_seed(t.seed)
     with strategy.scope():
-        gan, resumed, corrupt = run_dir.load_latest(run_dir.list_checkpoints(ckpt_dir), jit)
-        resumed_step = int(gan.g_optimizer.iterations.numpy()) if resumed else 0
-        if resumed_step > t.steps:  # before anything in the run directory is touched
-            raise config_lib.ConfigError(
-                f"{model_dir} is at step {resumed_step}, past train.steps={t.steps}: --steps "
-                f"is the run's total, not steps more. Pass --steps={resumed_step + t.steps} "
-                f"for {t.steps} more, or a new --model_dir to train from scratch.")
-        if resumed:
-            print(f"Resuming from {resumed} (step {resumed_step})")
-            mode, mode_reason = _resumed_precision(gan, t.mixed_precision, model_dir)
-        else:
-            keras.utils.set_random_seed(t.seed)
-            # Layers keep the policy (checkpoints load with it); the global one is restored.
-            with precision.policy_scope(mode):
-                gan = build_model(config, spec)
-            if t.init_from:
-                step = finetune.initialize_from(gan, t.init_from)
-                print(f"Initialized from {t.init_from}"
-                      + ("" if step is None else f" (its step {step})"))
-            gan.compile(
-                d_optimizer=make_optimizer(t.d_optimizer),
-                g_optimizer=make_optimizer(t.g_optimizer),
-                loss=t.loss, label_smoothing=t.label_smoothing, jit_compile=jit,
-            )
-            if t.freeze_d_blocks or t.learning_rate_scale != 1.0:
-                finetune.prepare(gan, t.freeze_d_blocks, t.learning_rate_scale)
+        gan, resumed, corrupt = _resume_or_build(config, spec, model_dir, ckpt_dir, speed)
+    resumed_step = int(gan.g_optimizer.iterations.numpy()) if resumed else 0
     validation.check_best_metric(t.best_metric, gan)
     lock = run_lock.RunLock(model_dir).acquire()
     # Warnings once nothing can refuse the run (a refused run prints only its error).
-    for message in validation.skipped_warnings(config.model.name, skipped):
+    for message in _warnings(config, spec, strategy, skipped):
         warn(message)
-    if t.strategy == "mirrored" and strategy.num_replicas_in_sync == 1:
-        warn("train.strategy 'mirrored' found one device, so the run has one replica; on a "
-             "CPU, --num_cpu_devices=N splits it into N.")
-    per_step = t.batch_size * t.d_steps
-    if spec.num_examples and per_step > spec.num_examples:
-        warn(f"a step draws {per_step} examples but {config.data.name!r} has "
-             f"{spec.num_examples}, so every step repeats examples; a train.batch_size of at "
-             f"most {spec.num_examples // t.d_steps} avoids it.")
     # From here on, SIGTERM/SIGINT stops after the current step and saves it (ganzoo.preemption).
     with preemption.SignalWatcher() as watcher:
         run_dir.quarantine(corrupt)
         run_dir.remove_temporary_files(ckpt_dir)
-        _prepare_run_dir(config, model_dir, resumed_step=int(gan.g_optimizer.iterations.numpy()),
-                         speed={"jit_compile": bool(jit), "jit_compile_reason": jit_reason,
-                                "mixed_precision": mode,
-                                "mixed_precision_reason": mode_reason})
+        _prepare_run_dir(config, model_dir, resumed_step=resumed_step, speed=speed)
         writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs"))
         guard = guard_lib.DivergenceGuard(t.guard, model_dir, writer, loss=t.loss)
         if resumed:
@@ -293,6 +174,84 @@ def run(config, model_dir, verbose="auto", extra_callbacks=()):
         return {"model_dir": shared_dir, "steps": step, "resumed_from": resumed_step,
                 "metrics": metrics, "report": report,
                 "seconds": time.time() - start, "model": gan, "chief": model_dir == shared_dir}
+
+
+def _training_data(config):
+    """The training split as the config selects it (classes, examples), checked."""
+    dataset, spec = data.load(config.data.name, "train", config.data.image_size,
+                              config.data.data_dir)
+    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
+    dataset, spec = data.select_examples(dataset, spec, config.data.max_examples)
+    validation.check_dataset(dataset, spec)
+    return dataset, spec
+
+
+def _speed(strategy, task, config):
+    """XLA and precision for this run, each with its reason (run.json's `"speed"`)."""
+    t = config.train
+    jit, jit_reason = hardware.fast_path(strategy, task, config)
+    if t.jit_compile is not None:
+        jit, jit_reason = t.jit_compile, "set by train.jit_compile"
+    mode, mode_reason = hardware.default_precision(strategy, task, config)
+    if t.mixed_precision != precision.AUTO:
+        mode, mode_reason = t.mixed_precision, "set by train.mixed_precision"
+    return {"jit_compile": bool(jit), "jit_compile_reason": jit_reason,
+            "mixed_precision": mode, "mixed_precision_reason": mode_reason}
+
+
+def _resume_or_build(config, spec, model_dir, ckpt_dir, speed):
+    """`(gan, resumed checkpoint or None, corrupt checkpoints)`: the run's newest good
+    checkpoint, else a new compiled model (from `train.init_from` when set). Under the
+    strategy's scope. A resumed run's precision replaces `speed`'s (its layers keep it).
+
+    Raises:
+        ConfigError: the run is past `train.steps`; nothing was written.
+    """
+    t = config.train
+    # Resumed runs too: tf.data's shuffle order depends on the global seed.
+    keras.utils.set_random_seed(t.seed)
+    gan, resumed, corrupt = run_dir.load_latest(run_dir.list_checkpoints(ckpt_dir),
+                                                speed["jit_compile"])
+    if resumed:
+        step = int(gan.g_optimizer.iterations.numpy())
+        if step > t.steps:
+            raise config_lib.ConfigError(
+                f"{model_dir} is at step {step}, past train.steps={t.steps}: --steps "
+                f"is the run's total, not steps more. Pass --steps={step + t.steps} "
+                f"for {t.steps} more, or a new --model_dir to train from scratch.")
+        print(f"Resuming from {resumed} (step {step})")
+        mode, reason = _resumed_precision(gan, t.mixed_precision, model_dir)
+        speed.update(mixed_precision=mode, mixed_precision_reason=reason)
+        return gan, resumed, corrupt
+    keras.utils.set_random_seed(t.seed)
+    # Layers keep the policy (checkpoints load with it); the global one is restored.
+    with precision.policy_scope(speed["mixed_precision"]):
+        gan = build_model(config, spec)
+    if t.init_from:
+        step = finetune.initialize_from(gan, t.init_from)
+        print(f"Initialized from {t.init_from}" + ("" if step is None else f" (its step {step})"))
+    gan.compile(d_optimizer=make_optimizer(t.d_optimizer),
+                g_optimizer=make_optimizer(t.g_optimizer), loss=t.loss,
+                label_smoothing=t.label_smoothing, jit_compile=speed["jit_compile"])
+    if t.freeze_d_blocks or t.learning_rate_scale != 1.0:
+        finetune.prepare(gan, t.freeze_d_blocks, t.learning_rate_scale)
+    return gan, resumed, corrupt
+
+
+def _warnings(config, spec, strategy, skipped):
+    """What the user should know about a run that trains, said once nothing can refuse it."""
+    t = config.train
+    messages = validation.skipped_warnings(config.model.name, skipped)
+    if t.strategy == "mirrored" and strategy.num_replicas_in_sync == 1:
+        messages.append("train.strategy 'mirrored' found one device, so the run has one "
+                        "replica; on a CPU, --num_cpu_devices=N splits it into N.")
+    per_step = t.batch_size * t.d_steps
+    if spec.num_examples and per_step > spec.num_examples:
+        messages.append(f"a step draws {per_step} examples but {config.data.name!r} has "
+                        f"{spec.num_examples}, so every step repeats examples; a "
+                        f"train.batch_size of at most {spec.num_examples // t.d_steps} "
+                        "avoids it.")
+    return messages
 
 
 def fit_pipeline(task, dataset, spec, config, strategy, skip_batches=0):
@@ -362,20 +321,6 @@ def _check_init_from(init_from, model_dir):
         raise config_lib.ConfigError(
             f"--model_dir={model_dir} is inside --init_from={init_from}; a fine-tuning run "
             "needs its own new run directory (the source is never modified).")
-
-
-def set_steps_from_epochs(config, epochs):
-    """Sets `train.steps` to cover `epochs` passes over the training split."""
-    dataset, spec = data.load(config.data.name, "train", config.data.image_size,
-                              config.data.data_dir)
-    dataset, spec = data.select_classes(dataset, spec, config.data.classes)
-    _, spec = data.select_examples(dataset, spec, config.data.max_examples)
-    if not spec.num_examples:
-        raise config_lib.ConfigError(
-            f"--epochs needs the data set size, unknown for {config.data.name!r}; use --steps."
-        )
-    per_step = config.train.batch_size * max(1, int(config.train.d_steps))
-    config.train.steps = max(1, epochs * spec.num_examples // per_step)
 
 
 def build_model(config, spec):
