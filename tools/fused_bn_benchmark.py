@@ -213,7 +213,7 @@ def main():
             json.dump(result, f, indent=1)
     with open(args.out + ".md", "w") as f:
         f.write(markdown(result))
-    print(f"Wrote {args.out}.md/.json")
+    print(f"Wrote {args.out}.md" + ("" if args.render else " and .json"))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ losing at most the steps since it. Ctrl-C stops every worker.
 Workers share this machine's cores: each gets `TF_NUM_INTRAOP_THREADS` =
 cores // workers (at least 1), as torchrun sets `OMP_NUM_THREADS`, unless the
 variable is already set. Besides avoiding oversubscription, this matters for
-correctness: on a 2-core AMD EPYC host, 2 workers with 2 intra-op threads each
+correctness: on one 2-core AMD EPYC host, 2 workers with 2 intra-op threads each
 trained a DCGAN (synchronized batch norm) whose generator update differed from
 one process's on the same global batch by 1.6% after one step (bit-identical
-from run to run); with 1 thread each they agree to 1e-6
-(tests/test_multi_worker.py). A single process at batch 8 or 16 gives the same
-update with 1 or 2 threads, so the difference is in TensorFlow's multi-worker
-collectives, not in ganzoo's step.
+from run to run); with 1 thread each they agree to 1e-6 (tests/test_multi_worker.py;
+the AVX-512 bf16 host showed no gap either way: tools/results/multi_worker.md). A
+single process at batch 8 or 16 gives the same update with 1 or 2 threads, so the
+difference is in TensorFlow's multi-worker collectives, not in ganzoo's step.
 
 Examples:
     python tools/launch_local.py --num_workers=2 -- --model=dcgan --steps=200 \\

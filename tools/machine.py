@@ -1,6 +1,9 @@
 """What CPU a measurement ran on, for the machine lines of tools/results/.
 
     python tools/machine.py   # this host's matmul rate -> tools/results/hosts.{json,md}
+    python tools/machine.py --print   # describe() only: measures and writes nothing
+
+Each run replaces the row of the same CPU description (one row per CPU type).
 
 The model name alone does not tell hosts apart: two hosts that both call
 themselves "AMD EPYC" were seen here, one with AVX-512 and bf16 (family 25
@@ -99,9 +102,17 @@ def matmul_gflops(size=2048, repeats=20, rounds=3):
 
 def main():
     """Measures this host and records it in tools/results/hosts.{json,md} (one row per CPU)."""
+    import argparse
     import json
     import os
     import time
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print", action="store_true",
+                        help="Print describe() and the vector units; measure and write nothing.")
+    if parser.parse_args().print:
+        print(describe(), features())
+        return
 
     results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     path = os.path.join(results, "hosts.json")

@@ -9,6 +9,8 @@ gives each worker cores // workers threads unless `TF_NUM_INTRAOP_THREADS` is se
 this tool sets it explicitly for each case.
 
     python tools/multi_worker_threads.py            # writes tools/results/multi_worker.{json,md}
+
+One table per CPU type: a run replaces its own host's and keeps the others.
 """
 
 import argparse
@@ -65,26 +67,49 @@ def main():
         print(rows[-1], flush=True)
     from fashion_mnist_table import machine_info  # this script's folder is on sys.path
 
-    machine = machine_info()
-    cpu = machine["cpu"]
-    result = {"machine": machine, "rows": rows, "tolerance": 1e-3}
+    host = {"machine": machine_info(), "steps": args.steps, "rows": rows, "tolerance": 1e-3}
+    path = os.path.join(RESULTS, "multi_worker.json")
+    hosts = [h for h in read_hosts(path) if h["machine"]["cpu"] != host["machine"]["cpu"]]
+    hosts.append(host)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "multi_worker.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    lines = ["# Two workers vs one process: update error by intra-op threads per worker", "",
-             f"Machine: {cpu}, {os.cpu_count()} cores. Tiny DCGAN of tests/test_multi_worker.py, "
-             f"plain SGD, global batch 16, synchronized batch norm, {args.steps} step(s). "
-             "Relative error of each group's update against one process on the same global "
-             "batch (the test's tolerance: 1e-3).", "",
-             "| threads per worker | generator | discriminator | batch-norm statistics | "
-             "workers identical |", "|---|---|---|---|---|"]
-    for r in rows:
-        e = r["update_error"]
-        lines.append(f"| {r['threads_per_worker']} | {e['generator']:.1e} | "
-                     f"{e['discriminator']:.1e} | {e['statistics']:.1e} | "
-                     f"{r['workers_identical']} |")
+    with open(path, "w") as f:
+        json.dump({"hosts": hosts}, f, indent=1)
     with open(os.path.join(RESULTS, "multi_worker.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(render(hosts))
+
+
+def read_hosts(path):
+    """The recorded hosts, one entry per CPU type (the first file held one run, keyed by
+    a CPU name without family and model)."""
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return []
+    if "hosts" in saved:
+        return saved["hosts"]
+    return [{"steps": 1, **saved}]
+
+
+def render(hosts):
+    lines = ["# Two workers vs one process: update error by intra-op threads per worker", "",
+             "Tiny DCGAN of tests/test_multi_worker.py, plain SGD, global batch 16, "
+             "synchronized batch norm. Relative error of each group's update against one "
+             "process on the same global batch (the test's tolerance: 1e-3). One table per "
+             "CPU type (`python tools/multi_worker_threads.py` replaces its own host's)."]
+    for host in hosts:
+        m = host["machine"]
+        cpu = m["cpu"] if "family" in m["cpu"] else (
+            f"{m['cpu']} (family and model not recorded: the first run, 2026-12-02)")
+        lines += ["", f"## {cpu}, {m.get('cores', '?')} cores, {host['steps']} step(s)", "",
+                  "| threads per worker | generator | discriminator | batch-norm statistics | "
+                  "workers identical |", "|---|---|---|---|---|"]
+        for r in host["rows"]:
+            e = r["update_error"]
+            lines.append(f"| {r['threads_per_worker']} | {e['generator']:.1e} | "
+                         f"{e['discriminator']:.1e} | {e['statistics']:.1e} | "
+                         f"{r['workers_identical']} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
