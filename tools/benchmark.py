@@ -39,8 +39,10 @@ units where the CPU has them). `--trace` times ganzoo's 28 px `fit` calls in one
 process with tf.data autotuning on and off, split into steps and the teardown
 after the last step: the cause of the two speeds of issue 15 (a TF bug,
 `ganzoo.compat.without_autotune`). Results go to
-`tools/results/benchmark.{json,md}`; each mode and thread count replaces only
-its own section.
+`tools/results/benchmark.{json,md}`; each mode, thread count and CPU type replaces
+only its own section, and a run with other settings than the defaults (sizes,
+width, batch, steps, warmup, repeats, rounds) writes a section named after them,
+so a smoke run never replaces a table measured with the defaults.
 
 `--torch_only --device cuda` times the PyTorch twin alone (eager and
 channels_last, float32 and bf16 autocast) for a GPU machine without TensorFlow;
@@ -715,6 +717,22 @@ def precision_table(section):
                     f"{max(loads):.1f} on {section.get('cores', os.cpu_count())} cores."]
 
 
+# Measurement settings whose defaults the README's tables were measured with.
+DEFAULT_SETTINGS = {"width": 64, "batch": 64, "steps": 0, "warmup": 3, "repeats": 3,
+                    "rounds": 3, "channels": 0}
+
+
+def settings_suffix(args):
+    """`""` for the default settings, else `"_<setting><value>..."` naming the changed
+    ones: a smoke run (`--sizes 16 --steps 2`) writes a section of its own and never
+    replaces a table measured with the defaults."""
+    changed = [f"{k}{getattr(args, k)}" for k, v in DEFAULT_SETTINGS.items()
+               if getattr(args, k) != v]
+    if args.sizes != ([16, 64] if args.grid else [28, 32, 64]):
+        changed.insert(0, "sizes" + "-".join(map(str, args.sizes)))
+    return "".join(f"_{c}" for c in changed)
+
+
 def machine_info():
     """CPU model, cores, load and library versions."""
     physical = set()
@@ -874,6 +892,8 @@ def main():
             section += f"_{payload['ganzoo_mixed_precision']}"
     if args.threads != os.cpu_count():
         section += f"_{args.threads}_threads"
+    if not args.torch_only:
+        section += settings_suffix(args)
     # One section per kind of CPU: a new host adds its own table.
     section += f" @ {meta['cpu']}"
     write_results(section, payload, meta)

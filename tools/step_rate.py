@@ -90,10 +90,10 @@ def render(rows):
         return statistics.median(r["block_seconds"]) / r["block"] if r else None
 
     for host in sorted({r["cpu"] for r in rows}):
-        by_config = {}
+        by_config = {}  # (config, steps, block): a shorter run never shares a row with these
         for r in rows:
             if r["cpu"] == host:
-                by_config.setdefault(r["config"], {})[mode_of(r)] = r
+                by_config.setdefault((r["config"], r["steps"], r["block"]), {})[mode_of(r)] = r
         shown = [m for m in MODES if any(m in modes for modes in by_config.values())]
         others = [m for m in shown if m != "graph"]
         header = (["config", "steps", "graph s/step"]
@@ -102,9 +102,9 @@ def render(rows):
                   + [f"{'XLA' if m == 'xla' else m} total s" for m in shown])
         lines += [f"## {host}", "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]
-        for name, modes in sorted(by_config.items()):
+        for (name, steps, _), modes in sorted(by_config.items()):
             graph = per_step(modes.get("graph"))
-            cells = [name, str(next(iter(modes.values()))["steps"]),
+            cells = [name, str(steps),
                      f"{graph:.3f}" if graph else "-"]
             for m in others:
                 t = per_step(modes.get(m))
@@ -154,8 +154,10 @@ def main(argv=None):
                    "steps": args.steps,
                    "block": args.block, "note": args.note, **result}
             print(json.dumps(row), flush=True)
-            rows = [r for r in rows if (r["cpu"], r["config"], mode_of(r))
-                    != (host, name, mode)] + [row]
+            # Replaces only its own measurement: same host, config, mode, steps and block.
+            key = (host, name, mode, args.steps, args.block)
+            rows = [r for r in rows if (r["cpu"], r["config"], mode_of(r), r["steps"],
+                                        r["block"]) != key] + [row]
             with open(RESULTS, "w") as f:
                 json.dump({"rows": rows}, f, indent=1)
     with open(RESULTS[:-5] + ".md", "w") as f:
