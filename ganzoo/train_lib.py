@@ -58,11 +58,14 @@ from ganzoo.run_config import (  # noqa: F401  (public here: train_lib's entry p
     set_steps_from_epochs,
 )
 
-# Config keys that may change when a run is resumed (they do not change the model).
+# Config keys that may change when a run is resumed (they do not change the model). The
+# strategy and device count among them: N replicas make the same update as one device on
+# the same global batch (tests/test_distribute.py), so a run may resume on other hardware.
 _RESUMABLE_KEYS = (
     "train.steps", "train.steps_per_epoch", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.jit_compile", "data.data_dir", "train.best_metric",
-    "train.best_mode", *(f"train.guard.{k}" for k in config_lib.GuardConfig.__dataclass_fields__),
+    "train.best_mode", "train.strategy", "train.num_cpu_devices",
+    *(f"train.guard.{k}" for k in config_lib.GuardConfig.__dataclass_fields__),
 )
 
 

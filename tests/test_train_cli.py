@@ -10,6 +10,7 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 
 import ganzoo
 from ganzoo import hardware, tasks, train_lib
@@ -24,6 +25,19 @@ def _cli(*args, timeout=120):
     proc = subprocess.run([sys.executable, "-m", "ganzoo.train", *args], capture_output=True,
                           text=True, timeout=timeout)
     return proc, time.time() - start
+
+
+def test_a_run_resumes_on_another_device_count(tmp_path):
+    # 1 device for 2 steps, then 2 replicas (2 logical CPUs, a fresh process) up to 4.
+    run, sets = tmp_path / "run", [a for s in TINY for a in ("--set", s)]
+    proc, _ = _cli("--steps=2", f"--model_dir={run}", *sets, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc, _ = _cli("--steps=4", "--strategy=mirrored", "--num_cpu_devices=2",
+                   f"--model_dir={run}", *sets, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Trained to step 4 (2 steps, resumed at step 2)" in proc.stdout
+    config = yaml.safe_load((run / "config.yaml").read_text())["train"]
+    assert (config["strategy"], config["num_cpu_devices"]) == ("mirrored", 2)
 
 
 def test_unknown_model_fails_fast_with_the_list(tmp_path):
