@@ -48,6 +48,8 @@ import sys
 import tempfile
 import time
 
+from results_name import results_name  # tools/ is sys.path[0] for a script
+
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TOOLS)
 RESULTS = os.path.join(TOOLS, "results")
@@ -349,7 +351,7 @@ def write(args, rows, dcgan, mix, made):
         row["headroom_vs_dcgan_step"] = row["examples_per_s"] / step[key.split("/")[0]]
         row["cpu_headroom_vs_dcgan_step"] = step_cpu[key.split("/")[0]] / row["cpu_us_per_example"]
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "folder_pipeline.json"), "w") as f:
+    with open(os.path.join(RESULTS, args.results_name + ".json"), "w") as f:
         json.dump({"meta": meta, "pipelines": rows, "dcgan_step": dcgan, "class_mix": mix}, f,
                   indent=1)
     lines = [
@@ -393,7 +395,7 @@ def write(args, rows, dcgan, mix, made):
               "| order | min classes | mean | all 10 | >= 8 |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {v['min']} | {v['mean']:.2f} | {v['all_10']:.1%} | "
               f"{v['at_least_8']:.1%} |" for k, v in mix.items()]
-    with open(os.path.join(RESULTS, "folder_pipeline.md"), "w") as f:
+    with open(os.path.join(RESULTS, args.results_name + ".md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -415,6 +417,8 @@ def main():
     parser.add_argument("--channels", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.results_name = results_name(parser, args, "folder_pipeline",
+                                     ["rgb_images", "batches", "processes"])
     if args.child == "pipeline":
         pipeline_child(args)
     elif args.child == "dcgan":

@@ -66,6 +66,8 @@ import sys
 import tempfile
 import time
 
+from results_name import results_name  # tools/ is sys.path[0] for a script
+
 _T0 = time.time()  # before any heavy import: a CLI child's process start
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TOOLS)
@@ -391,7 +393,7 @@ def write(args, results):
             "load_average_at_end": list(os.getloadavg()),
             "note": "shared machine: other engineers' jobs ran at the same time (see the "
                     "per-measurement 1-minute load averages)"}
-    path = os.path.join(RESULTS, "resume.json")
+    path = os.path.join(RESULTS, args.results_name + ".json")
     previous = {}
     if os.path.exists(path):
         with open(path) as f:
@@ -400,7 +402,7 @@ def write(args, results):
     os.makedirs(RESULTS, exist_ok=True)
     with open(path, "w") as f:
         json.dump(merged, f, indent=1)
-    with open(os.path.join(RESULTS, "resume.md"), "w") as f:
+    with open(os.path.join(RESULTS, args.results_name + ".md"), "w") as f:
         f.write(markdown(merged))
 
 
@@ -549,6 +551,9 @@ def main():
         parser.add_argument(name, help=argparse.SUPPRESS)
     parser.add_argument("--old", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.results_name = results_name(parser, args, "resume", [
+        "parts", "positions", "repeats", "old_repeats", "old_repeat_below", "cli_repeats",
+        "cli_old"])
     if args.child:
         result = {"pipeline": pipeline_child, "prepare": prepare_child, "cli": cli_child,
                   "determinism": determinism_child}[args.child](args)

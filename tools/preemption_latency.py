@@ -46,6 +46,8 @@ import tempfile
 import threading
 import time
 
+from results_name import results_name  # tools/ is sys.path[0] for a script
+
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TOOLS)
 RESULTS = os.path.join(TOOLS, "results")
@@ -158,7 +160,7 @@ def write(args, rows):
         summary[name]["exit_statuses"] = sorted({r["exit_status"] for r in mine})
         summary[name]["no_lost_work"] = all(r["no_lost_work"] for r in mine)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "preemption.json"), "w") as f:
+    with open(os.path.join(RESULTS, args.results_name + ".json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": rows}, f, indent=1)
 
     def cell(s, digits=2):
@@ -191,7 +193,7 @@ def write(args, rows):
             f"{cell(s['signal_to_stopped_line_s'])} | {cell(s['signal_to_exit_s'])} | "
             f"{', '.join(map(str, s['exit_statuses']))} | "
             f"{'yes' if s['no_lost_work'] else 'NO'} | {loads['mean']:.1f} |")
-    with open(os.path.join(RESULTS, "preemption.md"), "w") as f:
+    with open(os.path.join(RESULTS, args.results_name + ".md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
@@ -205,6 +207,8 @@ def main():
     parser.add_argument("--timeout", type=int, default=600, help="Seconds per run, at most.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
+    args.results_name = results_name(parser, args, "preemption",
+                                     ["configs", "after", "signal", "repeats"])
     if args.child:
         child([a for a in rest if a != "--"])
         return
@@ -223,7 +227,7 @@ def main():
     finally:
         shutil.rmtree(root, ignore_errors=True)
     write(args, rows)
-    print(open(os.path.join(RESULTS, "preemption.md")).read())
+    print(open(os.path.join(RESULTS, args.results_name + ".md")).read())
 
 
 if __name__ == "__main__":
