@@ -332,10 +332,7 @@ def write_models_config(path, models_root, base_path=None):
     entries = "".join(
         f'  config {{\n    name: "{n}"\n    base_path: "{base_path.rstrip("/")}/{n}"\n'
         f'    model_platform: "tensorflow"\n  }}\n' for n in names)
-    parent = os.path.dirname(path.rstrip("/"))
-    if parent:
-        gfile.makedirs(parent)
-    files.atomic_write(path, f"model_config_list {{\n{entries}}}\n")
+    files.atomic_write(path, f"model_config_list {{\n{entries}}}\n")  # makes missing folders
     return names
 
 

@@ -141,11 +141,8 @@ class DivergenceGuard(keras.callbacks.Callback):
         for name in ("d_optimizer", "g_optimizer"):
             optimizer = getattr(restored, name)
             # The rate that diverged, not the checkpoint's: rollbacks compound.
-            old = float(keras.ops.convert_to_numpy(getattr(model, name).learning_rate))
-            try:
-                optimizer.learning_rate = new = old * c.lr_factor
-            except TypeError:  # a LearningRateSchedule cannot be rescaled in place
-                new = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            old = _rate(getattr(model, name))
+            new = old * c.lr_factor if _set_rate(optimizer, old * c.lr_factor) else _rate(optimizer)
             rates[name] = (old, new)
         self.rollbacks += 1
         rate_text = ", ".join(f"{n} learning rate {a:g} -> {b:g}" for n, (a, b) in rates.items())
@@ -173,12 +170,8 @@ class DivergenceGuard(keras.callbacks.Callback):
             optimizer = getattr(model, name, None)
             if optimizer is None:
                 continue
-            current = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-            if rate < current:
-                try:
-                    optimizer.learning_rate = rate
-                except TypeError:  # a LearningRateSchedule cannot be rescaled in place
-                    continue
+            current = _rate(optimizer)
+            if rate < current and _set_rate(optimizer, rate):
                 changed.append(f"{name} learning rate {current:g} -> {rate:g}")
         if changed:
             warn(f"resumed at the learning rates of rollback {self.rollbacks} "
@@ -217,6 +210,20 @@ class DivergenceGuard(keras.callbacks.Callback):
         if self.model_dir:
             files.write_json(os.path.join(self.model_dir, GUARD_FILE),
                              {"rollbacks": self.rollbacks, "events": self.events})
+
+
+def _rate(optimizer):
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def _set_rate(optimizer, rate):
+    """Sets a constant learning rate; False for a LearningRateSchedule, which cannot be
+    rescaled in place (it keeps its own)."""
+    try:
+        optimizer.learning_rate = rate
+    except TypeError:
+        return False
+    return True
 
 
 def _read(model_dir):

@@ -232,7 +232,6 @@ def load_run_config(model_dir):
         if not files.exists(model_dir):
             raise FileNotFoundError(f"No ganzoo run at {model_dir!r}: nothing exists there (a "
                                     "run directory holds config.yaml and model.keras).")
-    if values is None:
         raise FileNotFoundError(
             f"{model_dir!r} has no config.yaml: is it a ganzoo run directory? "
             "Train one with `python -m ganzoo.train --model_dir=...`."

@@ -198,7 +198,7 @@ def load_keras(path, compile=True):
         module, class_name = _unregistered_class(path)
         if class_name is None:
             raise
-        if module in (None, "?", "__main__"):  # defined in a script: no module to import
+        if module in (None, "__main__"):  # defined in a script: no module to import
             fix = ("import the code that defines and registers it (a module of its own, "
                    "passed as --import_module=MODULE, or `import MODULE` in Python) first")
             where = "in code"

@@ -83,10 +83,13 @@ class SpectralNormalization(keras.layers.Wrapper):
         v = ops.stop_gradient(_unit(ops.matmul(u, ops.transpose(w))))
         return ops.matmul(ops.matmul(v, w), ops.transpose(u))[0, 0]
 
+    def _normalized(self, u):
+        """`W / sigma(u)` in float32, with the gradient through sigma."""
+        return ops.cast(self._kernel, "float32") / ops.maximum(self._sigma(u), 1e-12)
+
     def normalized_kernel(self):
         """`W / sigma` with the current `u`: the kernel the layer computes with."""
-        sigma = ops.maximum(self._sigma(ops.convert_to_tensor(self.vector_u)), 1e-12)
-        return ops.cast(self._kernel, "float32") / sigma
+        return self._normalized(ops.convert_to_tensor(self.vector_u))
 
     def call(self, inputs, training=False):
         u = ops.convert_to_tensor(self.vector_u)
@@ -95,11 +98,10 @@ class SpectralNormalization(keras.layers.Wrapper):
             for _ in range(self.power_iterations):
                 u = _unit(ops.matmul(_unit(ops.matmul(u, ops.transpose(w))), w))
             self.vector_u.assign(u)
-        sigma = ops.maximum(self._sigma(u), 1e-12)
         # The wrapped layer's own call, with W / sigma in place of W (trainable or,
         # in a frozen layer, not); variables are cast to the compute dtype on
         # reading, as in an ordinary call (this layer's autocast scope is open).
-        normalized = ops.cast(self._kernel, "float32") / sigma
+        normalized = self._normalized(u)
 
         def values(variables):
             return [normalized if v is self._kernel else v for v in variables]
