@@ -76,6 +76,7 @@ import time
 from importlib import metadata
 
 import machine  # tools/machine.py (this script's folder is on sys.path)
+from results_name import results_name  # tools/results_name.py
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 # GANZOO_BENCHMARK_RESULTS: another folder (tools/gpu_check.sh keeps GPU runs apart).
@@ -717,20 +718,14 @@ def precision_table(section):
                     f"{max(loads):.1f} on {section.get('cores', os.cpu_count())} cores."]
 
 
-# Measurement settings whose defaults the README's tables were measured with.
-DEFAULT_SETTINGS = {"width": 64, "batch": 64, "steps": 0, "warmup": 3, "repeats": 3,
-                    "rounds": 3, "channels": 0}
-
-
-def settings_suffix(args):
+def settings_suffix(parser, args):
     """`""` for the default settings, else `"_<setting><value>..."` naming the changed
-    ones: a smoke run (`--sizes 16 --steps 2`) writes a section of its own and never
-    replaces a table measured with the defaults."""
-    changed = [f"{k}{getattr(args, k)}" for k, v in DEFAULT_SETTINGS.items()
-               if getattr(args, k) != v]
-    if args.sizes != ([16, 64] if args.grid else [28, 32, 64]):
-        changed.insert(0, "sizes" + "-".join(map(str, args.sizes)))
-    return "".join(f"_{c}" for c in changed)
+    ones (`results_name`): a smoke run (`--sizes 16 --steps 2`) writes a section of
+    its own and never replaces a table measured with the defaults."""
+    default_sizes = [16, 64] if args.grid else [28, 32, 64]  # `--sizes` defaults to None
+    sizes = "" if args.sizes == default_sizes else "_sizes" + "-".join(map(str, args.sizes))
+    return sizes + results_name(parser, args, "", ["width", "batch", "steps", "warmup",
+                                                   "repeats", "rounds", "channels"])
 
 
 def machine_info():
@@ -893,7 +888,7 @@ def main():
     if args.threads != os.cpu_count():
         section += f"_{args.threads}_threads"
     if not args.torch_only:
-        section += settings_suffix(args)
+        section += settings_suffix(parser, args)
     # One section per kind of CPU: a new host adds its own table.
     section += f" @ {meta['cpu']}"
     write_results(section, payload, meta)

@@ -13,7 +13,6 @@ the same weights trajectory, only the read-out differs.
 Writes `tools/results/ema.{json,md}`; reruns add to the JSON.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -63,20 +62,13 @@ def render(runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = table.variant_parser(__doc__)
     parser.add_argument("--family", default="dcgan", choices=table.FAMILIES)
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--decays", default="0.999")
-    parser.add_argument("--note", default="", help="A line about the machine's load.")
-    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
     args = parser.parse_args()
-    runs = table.read_results(RESULTS + ".json")
-    if not args.render:
-        decays = [float(d) for d in args.decays.split(",")]
-        jobs = jobs_for(args.family, [int(s) for s in args.seeds.split(",")], args.steps, decays)
-        runs = table.run_jobs(jobs, runs, RESULTS + ".json", args.note, render)
-    table.write_results(RESULTS + ".json", runs, render)
+    decays = [float(d) for d in args.decays.split(",")]
+    table.run_variant_table(RESULTS + ".json", args, lambda seeds: jobs_for(
+        args.family, seeds, args.steps, decays), render)
 
 
 if __name__ == "__main__":

@@ -534,6 +534,28 @@ def run_jobs(jobs, results, json_path, note, render_fn):
     return results
 
 
+def variant_parser(doc):
+    """The flags every variant table of these configs shares: `--seeds`, `--steps`,
+    `--note` and `--render` (tools/ema_table.py, precision_table.py,
+    spectral_norm_table.py); each tool adds its own."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--note", default="", help="A line about the machine's load.")
+    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
+    return parser
+
+
+def run_variant_table(json_path, args, make_jobs, render_fn):
+    """Runs `make_jobs(seeds)` (unless `--render`), adding them to the results, and
+    rewrites `json_path` and its .md."""
+    results = read_results(json_path)
+    if not args.render:
+        jobs = make_jobs([int(s) for s in args.seeds.split(",")])
+        results = run_jobs(jobs, results, json_path, args.note, render_fn)
+    write_results(json_path, results, render_fn)
+
+
 def write_results(json_path, results, render_fn):
     os.makedirs(os.path.dirname(json_path), exist_ok=True)
     with open(json_path, "w") as f:

@@ -15,7 +15,6 @@ machine.
 Writes `tools/results/precision.{json,md}`; reruns add to the JSON.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -120,25 +119,18 @@ def render(runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = table.variant_parser(__doc__)
     parser.add_argument("--family", default="dcgan", choices=table.FAMILIES)
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--mode", default="bf16", choices=("bf16", "fp16"))
     parser.add_argument("--ssgan_variant", default="ssgan_100",
                         choices=[v for v in table.SSGAN_VARIANTS if not v.endswith("_supervised")],
                         help="ssgan only: which label count's float32 row to compare with")
     parser.add_argument("--float32_network", choices=("generator", "discriminator"),
                         help="keep this network in float32 (which one's bf16 costs FID?)")
-    parser.add_argument("--note", default="", help="A line about the machine's load.")
-    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
     args = parser.parse_args()
-    runs = table.read_results(RESULTS + ".json")
-    if not args.render:
-        jobs = jobs_for(args.family, [int(s) for s in args.seeds.split(",")], args.steps,
-                        args.mode, args.float32_network, args.ssgan_variant)
-        runs = table.run_jobs(jobs, runs, RESULTS + ".json", args.note, render)
-    table.write_results(RESULTS + ".json", runs, render)
+    table.run_variant_table(RESULTS + ".json", args, lambda seeds: jobs_for(
+        args.family, seeds, args.steps, args.mode, args.float32_network, args.ssgan_variant),
+        render)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ never replaces or half-replaces the quoted file.
 Used by tools/preemption_latency.py, tools/benchmark_resume.py and
 tools/benchmark_folder.py: with their defaults `results_name(parser, args,
 "preemption", ["configs", "after", "signal", "repeats"])` is `"preemption"`, with
-`--repeats 1` it is `"preemption_repeats1"`. (tools/benchmark.py names its
-sections after changed settings the same way, `settings_suffix`.)
+`--repeats 1` it is `"preemption_repeats1"`. tools/benchmark.py names its
+sections with it (`settings_suffix`).
 """
 
 import os

@@ -15,7 +15,6 @@ everything else; scored as `tools/fashion_mnist_table.py` scores its rows
 Writes `tools/results/spectral_norm.{json,md}`; reruns add to the JSON.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -70,17 +69,9 @@ def render(runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--note", default="", help="A line about the machine's load.")
-    parser.add_argument("--render", action="store_true", help="Only rewrite the .md.")
-    args = parser.parse_args()
-    runs = table.read_results(RESULTS + ".json")
-    if not args.render:
-        jobs = jobs_for([int(s) for s in args.seeds.split(",")], args.steps)
-        runs = table.run_jobs(jobs, runs, RESULTS + ".json", args.note, render)
-    table.write_results(RESULTS + ".json", runs, render)
+    args = table.variant_parser(__doc__).parse_args()
+    table.run_variant_table(RESULTS + ".json", args, lambda seeds: jobs_for(seeds, args.steps),
+                            render)
 
 
 if __name__ == "__main__":
